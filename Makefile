@@ -1,0 +1,36 @@
+# paperradar: `make run` sets everything up and runs the main job; `make test` runs the tests.
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+ARGS    ?=
+
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: install run test check lint
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: it resolves to the CPU wheel; unpinned it drags in GBs of CUDA.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## Fetch the last days of the tracked categories, embed and index them, show the result.
+run: install
+	$(BIN)/paperradar ingest arxiv $(ARGS)
+	$(BIN)/paperradar index
+	$(BIN)/paperradar status
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/python -m pip install -q ruff mypy
+	$(BIN)/ruff check core ingest index flows tests
+	$(BIN)/mypy core ingest index
+
+check: lint test

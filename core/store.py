@@ -1,0 +1,464 @@
+"""The DuckDB store: the only code that opens the database file.
+
+Schema by numbered migrations (recorded in `schema_migrations`), idempotent upserts keyed
+on the version-less arXiv id, run records and watermarks. The pipeline writes a private
+working database; readers use the published snapshot (core/publish.py), never this one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from core.errors import StoreError, StoreMissingError
+from core.records import Paper
+
+PAPER_COLUMNS = (
+    "paper_id",
+    "arxiv_id",
+    "version",
+    "title",
+    "abstract",
+    "authors",
+    "published",
+    "updated",
+    "primary_category",
+    "categories",
+    "comment",
+    "journal_ref",
+    "doi",
+    "withdrawn",
+    "content_hash",
+    "source",
+)
+
+_PAPER_SCHEMA = pa.schema(
+    [
+        ("paper_id", pa.int64()),
+        ("arxiv_id", pa.string()),
+        ("version", pa.int32()),
+        ("title", pa.string()),
+        ("abstract", pa.string()),
+        ("authors", pa.list_(pa.string())),
+        ("published", pa.timestamp("us")),
+        ("updated", pa.timestamp("us")),
+        ("primary_category", pa.string()),
+        ("categories", pa.list_(pa.string())),
+        ("comment", pa.string()),
+        ("journal_ref", pa.string()),
+        ("doi", pa.string()),
+        ("withdrawn", pa.bool_()),
+        ("content_hash", pa.string()),
+        ("source", pa.string()),
+    ]
+)
+
+
+def paper_key(arxiv_id: str) -> int:
+    """The integer key of a paper: the first 63 bits of blake2b(version-less id).
+
+    Deterministic, so a database rebuilt from scratch gives every paper the same key and
+    stored vectors (keyed by it) stay valid. A collision (odds ~1e-7 over all of arXiv)
+    would be refused by the UNIQUE constraint rather than merge two papers.
+    """
+    digest = hashlib.blake2b(arxiv_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+# ---------------------------------------------------------------- migrations
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: list[tuple[int, str, Migration]] = []
+
+
+def migration(version: int, name: str) -> Callable[[Migration], Migration]:
+    """Register a schema migration; versions are applied once, in order, in a transaction."""
+
+    def register(fn: Migration) -> Migration:
+        MIGRATIONS.append((version, name, fn))
+        MIGRATIONS.sort(key=lambda m: m[0])
+        return fn
+
+    return register
+
+
+@migration(1, "papers, code links, venue mentions, runs, ingest state")
+def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE papers (
+            arxiv_id         VARCHAR PRIMARY KEY,   -- version-less, e.g. 2401.01234 or hep-th/9901001
+            paper_id         BIGINT NOT NULL UNIQUE, -- integer key; FAISS ids are these
+            version          INTEGER NOT NULL,      -- latest version seen
+            title            VARCHAR NOT NULL,
+            abstract         VARCHAR NOT NULL,
+            authors          VARCHAR[] NOT NULL,
+            published        TIMESTAMP NOT NULL,    -- v1 submission, UTC
+            updated          TIMESTAMP NOT NULL,    -- submission of `version`, UTC
+            primary_category VARCHAR NOT NULL,
+            categories       VARCHAR[] NOT NULL,    -- all categories, primary first
+            comment          VARCHAR,
+            journal_ref      VARCHAR,
+            doi              VARCHAR,
+            venue            VARCHAR,               -- best known venue (enrichment)
+            has_code         BOOLEAN NOT NULL DEFAULT false,
+            withdrawn        BOOLEAN NOT NULL DEFAULT false,
+            content_hash     VARCHAR NOT NULL,      -- hash of title + abstract (what is embedded)
+            source           VARCHAR NOT NULL,      -- arxiv_api, oai, snapshot
+            first_seen       TIMESTAMP NOT NULL DEFAULT current_timestamp::TIMESTAMP,
+            last_changed     TIMESTAMP NOT NULL DEFAULT current_timestamp::TIMESTAMP
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE code_links (
+            arxiv_id    VARCHAR NOT NULL,
+            url         VARCHAR NOT NULL,
+            source      VARCHAR NOT NULL,           -- pwc, hf, text, dump
+            is_official BOOLEAN NOT NULL,
+            first_seen  TIMESTAMP NOT NULL,
+            PRIMARY KEY (arxiv_id, url, source)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE venue_mentions (
+            arxiv_id VARCHAR NOT NULL,
+            venue    VARCHAR NOT NULL,
+            year     INTEGER,
+            kind     VARCHAR NOT NULL,              -- main, workshop, findings, journal
+            source   VARCHAR NOT NULL,              -- comment, journal_ref, pwc
+            raw      VARCHAR NOT NULL,
+            PRIMARY KEY (arxiv_id, source, venue)
+        )
+        """
+    )
+    con.execute("CREATE SEQUENCE run_id_seq")
+    con.execute(
+        """
+        CREATE TABLE runs (
+            run_id      BIGINT PRIMARY KEY DEFAULT nextval('run_id_seq'),
+            kind        VARCHAR NOT NULL,           -- ingest-arxiv, index, ...
+            started_at  TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            status      VARCHAR NOT NULL,           -- running, ok, failed
+            params      JSON,
+            counts      JSON,
+            error       VARCHAR
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE ingest_state (
+            source     VARCHAR NOT NULL,            -- arxiv_api, oai, ...
+            key        VARCHAR NOT NULL,            -- e.g. a category
+            value      VARCHAR NOT NULL,            -- watermark or resumption token
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (source, key)
+        )
+        """
+    )
+
+
+# ---------------------------------------------------------------- the store
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What an upsert did: new papers, papers replaced by a newer version, and no-ops."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Store:
+    """A connection to one paperradar DuckDB file.
+
+    `Store.open(path)` creates and migrates a writable database; `Store.open_read_only(path)`
+    opens an existing one (a published snapshot) without taking the writer's lock.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+
+    # -- opening
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            raise StoreError(f"cannot open {path} for writing: {_first_line(exc)}") from None
+        store = cls(con, path, read_only=False)
+        store.migrate()
+        return store
+
+    @classmethod
+    def open_read_only(cls, path: Path, *, external_access: bool = True) -> Store:
+        """Open an existing database read-only; `external_access=False` also forbids
+        reading files, ATTACH and extension loading (for user-typed SQL)."""
+        if not path.exists():
+            raise StoreMissingError(
+                f"no database at {path}: run `paperradar ingest arxiv` (or `paperradar run`) first"
+            )
+        config = {} if external_access else {"enable_external_access": False}
+        try:
+            con = duckdb.connect(str(path), read_only=True, config=config)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open {path} read-only: {_first_line(exc)}") from None
+        return cls(con, path, read_only=True)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file so a plain copy of it is complete."""
+        self.con.execute("CHECKPOINT")
+
+    # -- schema
+
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0]) if row else 0
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations; returns the versions applied (empty when up to date)."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        current = self.schema_version()
+        applied = []
+        for version, name, fn in MIGRATIONS:
+            if version <= current:
+                continue
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                fn(self.con)
+                self.con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()]
+                )
+                self.con.execute("COMMIT")
+            except Exception as exc:
+                self.con.execute("ROLLBACK")
+                raise StoreError(f"migration {version} ({name}) failed: {_first_line(exc)}") from exc
+            applied.append(version)
+        return applied
+
+    # -- papers
+
+    def upsert_papers(self, papers: Iterable[Paper], batch_size: int = 5000) -> UpsertResult:
+        """Insert new papers and replace older versions; re-running with the same input is a no-op.
+
+        A row is rewritten only when the incoming version is newer, or the same version
+        arrives with different metadata (arXiv adds journal refs and DOIs without a new
+        version). Older versions never overwrite newer ones. Each batch is one transaction.
+        """
+        total = UpsertResult()
+        for batch in _batches(papers, batch_size):
+            total += self._upsert_batch(batch)
+        return total
+
+    def _upsert_batch(self, batch: Sequence[Paper]) -> UpsertResult:
+        table = pa.Table.from_pylist([_paper_row(p) for p in batch], schema=_PAPER_SCHEMA)
+        con = self.con
+        con.register("incoming_raw", table)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            # The newest version of each id in this batch wins (a batch may hold duplicates).
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE incoming AS
+                SELECT * FROM incoming_raw
+                QUALIFY row_number() OVER (
+                    PARTITION BY arxiv_id ORDER BY version DESC, updated DESC) = 1
+                """
+            )
+            changed = """
+                i.version > p.version
+                OR (i.version = p.version AND (
+                    i.title IS DISTINCT FROM p.title OR i.abstract IS DISTINCT FROM p.abstract
+                    OR i.comment IS DISTINCT FROM p.comment
+                    OR i.journal_ref IS DISTINCT FROM p.journal_ref
+                    OR i.doi IS DISTINCT FROM p.doi
+                    OR i.categories IS DISTINCT FROM p.categories
+                    OR i.authors IS DISTINCT FROM p.authors))
+            """
+            counts = con.execute(
+                f"""
+                SELECT count(*) FILTER (WHERE p.arxiv_id IS NULL),
+                       count(*) FILTER (WHERE p.arxiv_id IS NOT NULL AND ({changed})),
+                       count(*)
+                FROM incoming i LEFT JOIN papers p USING (arxiv_id)
+                """
+            ).fetchone()
+            assert counts is not None
+            inserted, updated, distinct = (int(c) for c in counts)
+            cols = ", ".join(PAPER_COLUMNS)
+            updates = ", ".join(
+                f"{c} = excluded.{c}" for c in PAPER_COLUMNS if c not in ("arxiv_id", "paper_id")
+            )
+            con.execute(
+                f"""
+                INSERT INTO papers ({cols}) SELECT {cols} FROM incoming
+                ON CONFLICT (arxiv_id) DO UPDATE SET {updates},
+                    last_changed = ?
+                WHERE {changed.replace("i.", "excluded.").replace("p.", "papers.")}
+                """,
+                [_now()],
+            )
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreError(f"could not store {len(batch)} papers: {_first_line(exc)}") from exc
+        finally:
+            con.unregister("incoming_raw")
+        return UpsertResult(inserted, updated, len(batch) - inserted - updated)
+
+    def count_papers(self) -> int:
+        row = self.con.execute("SELECT count(*) FROM papers").fetchone()
+        return int(row[0]) if row else 0
+
+    def embedding_inputs(self) -> list[tuple[int, str, str, str]]:
+        """(paper_id, content_hash, title, abstract) of every paper that belongs in the index."""
+        return [
+            (int(r[0]), r[1], r[2], r[3])
+            for r in self.con.execute(
+                "SELECT paper_id, content_hash, title, abstract FROM papers "
+                "WHERE NOT withdrawn ORDER BY paper_id"
+            ).fetchall()
+        ]
+
+    def papers_by_key(self, paper_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Search-result fields for the given keys, with the best code link (official first)."""
+        if not paper_ids:
+            return {}
+        cursor = self.con.execute(
+            """
+            SELECT p.paper_id, p.arxiv_id, p.title, p.authors, p.published, p.primary_category,
+                   p.categories, p.venue, p.comment, p.withdrawn,
+                   (SELECT c.url FROM code_links c WHERE c.arxiv_id = p.arxiv_id
+                    ORDER BY c.is_official DESC, c.first_seen, c.url LIMIT 1) AS code_url
+            FROM papers p WHERE p.paper_id IN (SELECT unnest(?::BIGINT[]))
+            """,
+            [list(paper_ids)],
+        )
+        names = [d[0] for d in cursor.description]
+        return {int(row[0]): dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+    # -- runs and watermarks
+
+    def start_run(self, kind: str, params: dict[str, Any]) -> int:
+        row = self.con.execute(
+            "INSERT INTO runs (kind, started_at, status, params) VALUES (?, ?, 'running', ?) "
+            "RETURNING run_id",
+            [kind, _now(), json.dumps(params, default=str)],
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def finish_run(
+        self, run_id: int, status: str, counts: dict[str, Any], error: str | None = None
+    ) -> None:
+        self.con.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? WHERE run_id = ?",
+            [_now(), status, json.dumps(counts, default=str), error, run_id],
+        )
+
+    def get_state(self, source: str, key: str) -> str | None:
+        row = self.con.execute(
+            "SELECT value FROM ingest_state WHERE source = ? AND key = ?", [source, key]
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def set_state(self, source: str, key: str, value: str) -> None:
+        self.con.execute(
+            "INSERT INTO ingest_state VALUES (?, ?, ?, ?) ON CONFLICT (source, key) "
+            "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            [source, key, value, _now()],
+        )
+
+    # -- read-only queries
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
+        """Run one statement; returns (column names, rows). Errors become StoreError."""
+        try:
+            cursor = self.con.execute(sql, params or [])
+            names = [d[0] for d in cursor.description] if cursor.description else []
+            return names, cursor.fetchall() if names else []
+        except duckdb.Error as exc:
+            raise StoreError(_first_line(exc)) from None
+
+
+def _paper_row(p: Paper) -> dict[str, Any]:
+    return {
+        "paper_id": paper_key(p.arxiv_id),
+        "arxiv_id": p.arxiv_id,
+        "version": p.version,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": list(p.authors),
+        "published": p.published,
+        "updated": p.updated,
+        "primary_category": p.primary_category,
+        "categories": list(p.categories),
+        "comment": p.comment,
+        "journal_ref": p.journal_ref,
+        "doi": p.doi,
+        "withdrawn": p.withdrawn,
+        "content_hash": p.content_hash,
+        "source": p.source,
+    }
+
+
+def _batches(items: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
+    batch: list[Paper] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,317 @@
+"""The `paperradar` command line: each command builds the library objects, calls them, prints.
+
+Errors never reach the user as tracebacks: bad input is one line on stderr and exit 2,
+a failing source or store is one line and exit 1. Heavy imports (torch, FAISS) happen
+inside the commands that need them so `--help` and `sql` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from core.errors import PaperradarError, StoreMissingError, UserInputError
+from core.settings import Settings
+
+try:  # typer >= 0.24 vendors click; older versions use click itself
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+app = typer.Typer(
+    help="paperradar: track arXiv papers, code and venues; search them; watch trends.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+ingest_app = typer.Typer(help="Fetch papers from a source into the store.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+LOOKBACK_DAYS = 5  # arXiv announces submissions up to a few days late (weekends, holidays)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        raise UserInputError(
+            f"bad setting PAPERRADAR_{where.upper()}: {problem['msg']}"
+        ) from None
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+# ---------------------------------------------------------------- ingest
+
+
+@ingest_app.command("arxiv")
+def ingest_arxiv(
+    categories: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated arXiv categories [default: PAPERRADAR_CATEGORIES]."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="First v1 submission day, YYYY-MM-DD [default: per-category watermark "
+                     f"minus {LOOKBACK_DAYS} days, or {LOOKBACK_DAYS} days ago]."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last v1 submission day, YYYY-MM-DD [default: today].")
+    ] = None,
+    max_results: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many papers per query.")
+    ] = None,
+) -> None:
+    """Fetch papers submitted in a date window from the arXiv API and store them (idempotent)."""
+    from core.publish import publish
+    from core.store import Store
+    from ingest.arxiv_api import ArxivAPIClient, validate_categories
+
+    settings = _settings()
+    cats = validate_categories(categories.split(",")) if categories else settings.categories
+    first, last = _parse_date(since), _parse_date(until) or _today()
+    if first and first > last:
+        raise UserInputError(f"--since {first} is after --until {last}")
+    client = ArxivAPIClient(
+        settings.arxiv_api_url,
+        delay=settings.arxiv_delay,
+        page_size=settings.arxiv_page_size,
+        timeout=settings.http_timeout,
+    )
+    with Store.open(settings.work_db) as store:
+        windows = _windows(store, cats, first, last)
+        run_id = store.start_run("ingest-arxiv", {"categories": cats, "since": first, "until": last})
+        counts = {"fetched": 0, "inserted": 0, "updated": 0, "unchanged": 0}
+        try:
+            for (start, end), group in windows.items():
+                err.print(f"arXiv: {', '.join(group)} submitted {start} .. {end}")
+                papers = client.fetch_window(group, start, end, max_results)
+                result = store.upsert_papers(_counted(papers, counts), batch_size=500)
+                counts["inserted"] += result.inserted
+                counts["updated"] += result.updated
+                counts["unchanged"] += result.unchanged
+                for cat in group:
+                    store.set_state("arxiv_api", cat, end.isoformat())
+        except BaseException as exc:
+            counts.update(_http_counts(client))
+            store.finish_run(run_id, "failed", counts, str(exc) or type(exc).__name__)
+            raise
+        counts.update(_http_counts(client))
+        store.finish_run(run_id, "ok", counts)
+        store.checkpoint()
+    publish(settings.home, settings.work_db, settings.home / "index", {"run": "ingest"})
+    err.print(
+        f"fetched {counts['fetched']} papers: {counts['inserted']} new, {counts['updated']} "
+        f"updated, {counts['unchanged']} unchanged; published {settings.published_db}"
+    )
+
+
+def _windows(store: Any, cats: tuple[str, ...], since: date | None, until: date) -> dict:
+    """Group categories by the window each needs, so one query covers categories that agree."""
+    groups: dict[tuple[date, date], list[str]] = {}
+    for cat in cats:
+        start = since
+        if start is None:
+            mark = store.get_state("arxiv_api", cat)
+            base = date.fromisoformat(mark) if mark else _today()
+            start = min(base, until) - timedelta(days=LOOKBACK_DAYS)
+        groups.setdefault((start, until), []).append(cat)
+    return groups
+
+
+def _counted(papers: Any, counts: dict[str, int]) -> Any:
+    for paper in papers:
+        counts["fetched"] += 1
+        yield paper
+
+
+def _http_counts(client: Any) -> dict[str, Any]:
+    stats = client.stats
+    return {"requests": stats.requests, "retries": stats.retries} if stats else {}
+
+
+# ---------------------------------------------------------------- index and search
+
+
+@app.command("index")
+def index_cmd() -> None:
+    """Embed papers that are new or changed, update the FAISS index, publish a snapshot."""
+    from core.publish import publish
+    from core.store import Store
+    from index.build import update_index
+    from index.embed import shared_embedder
+    from index.vectors import VectorStore
+
+    settings = _settings()
+    if not settings.work_db.exists():
+        raise StoreMissingError(
+            f"no database at {settings.work_db}: run `paperradar ingest arxiv` first"
+        )
+    embedder = shared_embedder(settings.model, settings.device, settings.batch_size)
+    with Store.open(settings.work_db) as store:
+        run_id = store.start_run("index", {"model": settings.model})
+        inputs = store.embedding_inputs()
+        err.print(f"index: {len(inputs)} papers belong in the index (model {settings.model})")
+        try:
+            report = update_index(
+                inputs,
+                embedder,
+                VectorStore(settings.vectors_dir, settings.model),
+                settings.home / "index",
+                progress=lambda done, total: err.print(f"  embedded {done}/{total}"),
+            )
+        except BaseException as exc:
+            store.finish_run(run_id, "failed", {}, str(exc) or type(exc).__name__)
+            raise
+        store.finish_run(run_id, "ok", report.__dict__)
+        store.checkpoint()
+    publish(settings.home, settings.work_db, settings.home / "index", {"run": "index"})
+    state = "rebuilt" if report.rebuilt else "unchanged"
+    err.print(
+        f"embedded {report.embedded} papers, reused {report.reused}; index holds "
+        f"{report.indexed} ({state}) in {report.seconds:.1f}s"
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in your own words.")],
+    k: Annotated[int, typer.Option("-k", help="Number of results (1-1000).")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Semantic search over the published papers, best match first."""
+    from core.publish import current_snapshot
+    from index.embed import shared_embedder
+    from index.search import Searcher, check_k, clean_query
+
+    settings = _settings()
+    clean_query(query)  # bad input fails before anything slow is loaded
+    check_k(k)
+    searcher = Searcher(
+        current_snapshot(settings.home),
+        shared_embedder(settings.model, settings.device, settings.batch_size),
+    )
+    try:
+        results = searcher.search(query, k)
+    finally:
+        searcher.close()
+    if as_json:
+        _print_json(results)
+        return
+    table = Table("score", "arxiv id", "published", "title", "category")
+    for r in results:
+        table.add_row(f"{r['score']:.3f}", r["arxiv_id"], r["published"], r["title"],
+                      r["primary_category"])
+    out.print(table)
+
+
+# ---------------------------------------------------------------- sql and status
+
+
+@app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="SQL to run, e.g. \"SELECT count(*) FROM papers\".")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as a JSON array.")] = False,
+) -> None:
+    """Query the published database read-only (files, ATTACH and extensions are refused)."""
+    from core.publish import current_snapshot
+    from core.store import Store
+
+    if not statement.strip():
+        raise UserInputError("the SQL statement is empty")
+    settings = _settings()
+    with Store.open_read_only(current_snapshot(settings.home).db_path, external_access=False) as db:
+        names, rows = db.query(statement)
+    if as_json:
+        _print_json([dict(zip(names, row, strict=True)) for row in rows])
+        return
+    table = Table(*names)
+    for row in rows:
+        table.add_row(*("NULL" if v is None else str(v) for v in row))
+    out.print(table)
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Where the data is, how fresh it is, recent runs, and whether the index matches the papers."""
+    from flows.health import collect_status
+
+    report = collect_status(_settings())
+    if as_json:
+        _print_json(report)
+        return
+    out.print(f"published database: {report['database']} ({report['published_at']})")
+    out.print(f"papers: {report['papers']} ({report['withdrawn']} withdrawn), "
+              f"newest v1 {report['newest_published']}")
+    idx = report["index"]
+    out.print(f"index: {idx['count']} vectors, model {idx['model']}, {idx['state']}")
+    runs = Table("run", "kind", "started", "status", "counts", "error")
+    for r in report["runs"]:
+        runs.add_row(str(r["run_id"]), r["kind"], str(r["started_at"]), r["status"],
+                     json.dumps(r["counts"]), r["error"] or "")
+    out.print(runs)
+    out.print(f"disk: {report['disk_bytes'] / 1e6:.1f} MB under {report['home']}")
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: runs the app and maps every error to one line + exit code."""
+    try:
+        result = app(argv, standalone_mode=False, prog_name="paperradar")
+    except NoArgsIsHelpError:
+        return 2
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "paperradar"
+        err.print(f"{where}: error: {exc.format_message()} (see --help)", markup=False,
+                  highlight=False)
+        return 2
+    except ClickException as exc:
+        err.print(f"paperradar: error: {exc.format_message()}", markup=False, highlight=False)
+        return exc.exit_code
+    except PaperradarError as exc:
+        err.print(f"paperradar: error: {exc}", markup=False, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("paperradar: interrupted", markup=False)
+        return 130
+    except Exception as exc:  # a bug: still one line, with a way to get the details
+        if os.environ.get("PAPERRADAR_DEBUG"):
+            raise
+        err.print(f"paperradar: internal error: {type(exc).__name__}: {exc} "
+                  "(set PAPERRADAR_DEBUG=1 for the traceback)", markup=False, highlight=False)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

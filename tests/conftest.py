@@ -1,0 +1,60 @@
+"""Shared test fixtures: recorded data from ../shared/fixtures served on loopback, settings, model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not (FIXTURES / "arxiv-api").is_dir():
+        pytest.skip(f"recorded fixtures not found at {FIXTURES} (clone ../shared beside the repo)")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def arxiv_server(fixtures_dir: Path) -> Iterator[object]:
+    from tests.support.arxiv_server import ArxivFixtureServer
+
+    with ArxivFixtureServer(fixtures_dir) as server:
+        yield server
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh PAPERRADAR_HOME with fast, offline settings; no PAPERRADAR_* leaks in."""
+    for name in list(os.environ):
+        if name.startswith("PAPERRADAR_"):
+            monkeypatch.delenv(name)
+    path = tmp_path / "home"
+    monkeypatch.setenv("PAPERRADAR_HOME", str(path))
+    monkeypatch.setenv("PAPERRADAR_ARXIV_DELAY", "0")
+    monkeypatch.setenv("PAPERRADAR_DEVICE", "cpu")
+    return path
+
+
+@pytest.fixture()
+def served_home(home: Path, arxiv_server: object, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`home`, with PAPERRADAR_ARXIV_API_URL pointing at the loopback arXiv server."""
+    monkeypatch.setenv("PAPERRADAR_ARXIV_API_URL", arxiv_server.api_url)  # type: ignore[attr-defined]
+    return home
+
+
+@pytest.fixture(scope="session")
+def embedder() -> object:
+    """The real bundled all-MiniLM-L6-v2, loaded once per session (shared with the CLI)."""
+    from index.embed import shared_embedder
+
+    model = shared_embedder("all-MiniLM-L6-v2", "cpu", 0)
+    _ = model.model
+    return model

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     http_timeout: float = Field(
         60.0, gt=0, description="Seconds before an HTTP request to a source times out."
     )
+    http_retries: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="Attempts per request on timeouts, resets, 429 and 5xx, with exponential "
+        "backoff (Retry-After honoured).",
+    )
     pwc_api_url: str = Field(
         "https://paperswithcode.co/api/v1",
         description="Papers with Code API (run by Hugging Face since 2026).",

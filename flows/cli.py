@@ -93,6 +93,7 @@ def ingest_arxiv(
     """Fetch papers submitted in a date window from the arXiv API and store them (idempotent)."""
     from core.publish import publish
     from core.store import Store
+    from ingest._http import RetryPolicy
     from ingest.arxiv_api import ArxivAPIClient, validate_categories
 
     settings = _settings()
@@ -105,6 +106,7 @@ def ingest_arxiv(
         delay=settings.arxiv_delay,
         page_size=settings.arxiv_page_size,
         timeout=settings.http_timeout,
+        retry=RetryPolicy(attempts=settings.http_retries),
     )
     with Store.open(settings.work_db) as store:
         windows = _windows(store, cats, first, last)

@@ -84,6 +84,29 @@ def _feed_complete(response: requests.Response) -> bool:
     return response.content.rstrip().endswith(b"</feed>")
 
 
+class _Client(arxiv.Client):
+    """The package's client, retrying only what our session cannot see: empty pages.
+
+    arXiv sometimes answers a page with no entries while totalResults says more; the
+    package detects that. Every other retry (429, 5xx, resets, truncation) happens once,
+    in the PoliteSession, and a 4xx is never retried.
+    """
+
+    empty_page_retries = 3
+
+    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> Any:
+        for attempt in range(self.empty_page_retries + 1):
+            try:
+                return super()._parse_feed(url, first_page=first_page, _try_index=0)
+            except arxiv.UnexpectedEmptyPageError:
+                if attempt == self.empty_page_retries:
+                    raise
+                stats = getattr(self._session, "stats", None)
+                if stats is not None:
+                    stats.note_retry("empty page")
+        raise AssertionError("unreachable")
+
+
 class ArxivAPIClient:
     """Fetches papers from the arXiv search API.
 
@@ -104,9 +127,8 @@ class ArxivAPIClient:
         self.session = session or PoliteSession(
             delay=delay, timeout=timeout, retry=retry, complete=_feed_complete
         )
-        # The package's own delay and retries would stack on ours; empty pages are the
-        # one case it detects that we do not, so it keeps a few retries for those.
-        self.client = arxiv.Client(page_size=page_size, delay_seconds=0, num_retries=3)
+        # The package's own delay would stack on the session's rate limit.
+        self.client = _Client(page_size=page_size, delay_seconds=0, num_retries=0)
         self.client.query_url_format = f"{api_url}?{{}}"
         self.client._session = self.session  # the package has no public hook for this
 

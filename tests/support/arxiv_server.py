@@ -195,7 +195,7 @@ def parse_search_query(q: str) -> tuple[set[str] | None, tuple[datetime, datetim
     cats: set[str] | None = None
     window: tuple[datetime, datetime] | None = None
     for part in filter(None, " ".join(q.split()).split(" AND ")):
-        if cat := CAT_PART.fullmatch(part):
+        if CAT_PART.fullmatch(part):
             if cats is not None:
                 raise ApiError("unsupported_query", f"unsupported query: {q}")
             cats = set(re.findall(CAT, part))

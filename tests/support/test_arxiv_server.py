@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ import requests  # noqa: E402
 from lxml import etree  # noqa: E402
 
 from tests.support.arxiv_server import ArxivFixtureServer  # noqa: E402
+from tests.support.records import author_names, daily_records  # noqa: E402
 
 WEEK_QUERY = "(cat:cs.CL OR cat:cs.CV) AND submittedDate:[202606010000 TO 202606072359]"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -48,18 +46,7 @@ def make_client(server: ArxivFixtureServer, page_size: int = 100, retries: int =
 
 def week_records() -> list[dict[str, Any]]:
     """cs.CL/cs.CV records with v1 in 2026-06-01..07, read straight from every jsonl.gz file."""
-    lo = datetime(2026, 6, 1, tzinfo=timezone.utc)
-    hi = datetime(2026, 6, 7, 23, 59, tzinfo=timezone.utc)
-    found = []
-    for path in sorted((FIXTURES / "daily-arxiv").glob("*.jsonl.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                rec = json.loads(line)
-                v1 = parsedate_to_datetime(rec["versions"][0]["created"])
-                if lo <= v1 <= hi and {"cs.CL", "cs.CV"} & set(rec["categories"].split()):
-                    rec["_v1"] = v1
-                    found.append(rec)
-    return sorted(found, key=lambda r: (r["_v1"], r["id"]))
+    return daily_records(FIXTURES, {"cs.CL", "cs.CV"}, date(2026, 6, 1), date(2026, 6, 7))
 
 
 def test_recorded_id_lookup(fresh: ArxivFixtureServer) -> None:
@@ -81,8 +68,7 @@ def test_synthetic_week_matches_records(fresh: ArxivFixtureServer) -> None:
     for got, rec in zip(results, expected):
         assert got.title == re.sub(r"\s+", " ", rec["title"])
         assert got.summary == rec["abstract"]
-        assert [a.name for a in got.authors] == [
-            " ".join(p for p in (a[1], a[0], a[2]) if p) for a in rec["authors_parsed"]]
+        assert [a.name for a in got.authors] == author_names(rec)
         assert got.categories == rec["categories"].split()
         assert got.primary_category == rec["categories"].split()[0]
         assert got.comment == rec["comments"]

@@ -1,0 +1,164 @@
+"""Embeddings, the vector store and the FAISS index, with the real bundled model."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.errors import IndexMismatchError, IndexMissingError, UserInputError
+from core.publish import publish
+from core.records import Paper
+from core.store import Store
+from index.build import update_index
+from index.embed import document_text
+from index.faiss_index import build_index, load_index
+from index.search import Searcher, clean_query
+from index.vectors import VectorStore
+from tests.support.records import author_names, daily_records
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="module")
+def corpus(fixtures_dir: Path) -> list[Paper]:
+    """About 60 real cs.CL papers from one day of the daily-arXiv fixture."""
+    from ingest.arxiv_api import clean_text
+
+    records = daily_records(fixtures_dir, {"cs.CL"}, date(2026, 6, 4), date(2026, 6, 4))[:60]
+    return [
+        Paper(
+            arxiv_id=r["id"], version=1, title=clean_text(r["title"]),
+            abstract=clean_text(r["abstract"]), authors=tuple(author_names(r)),
+            published=r["_v1"].replace(tzinfo=None), updated=r["_v1"].replace(tzinfo=None),
+            primary_category=r["categories"].split()[0], categories=tuple(r["categories"].split()),
+            comment=r["comments"],
+        )
+        for r in records
+    ]
+
+
+def build(tmp_path: Path, papers: list[Paper], embedder):  # type: ignore[no-untyped-def]
+    with Store.open(tmp_path / "work.duckdb") as store:
+        store.upsert_papers(papers)
+        inputs = store.embedding_inputs()
+    vectors = VectorStore(tmp_path / "vectors", MODEL)
+    return update_index(inputs, embedder, vectors, tmp_path / "index"), vectors
+
+
+def test_vector_store_newest_shard_wins(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path, MODEL)
+    store.append(np.array([1, 2]), ["a" * 16, "b" * 16], np.ones((2, 4)))
+    store.append(np.array([2, 3]), ["c" * 16, "d" * 16], np.full((2, 4), 2.0))
+    keys, hashes, vecs = store.load()
+    assert keys.tolist() == [1, 2, 3]
+    assert hashes.tolist() == [b"a" * 16, b"c" * 16, b"d" * 16]
+    assert vecs[:, 0].tolist() == [1.0, 2.0, 2.0]
+    with pytest.raises(IndexMismatchError):
+        store.append(np.array([4]), ["e" * 16], np.ones((1, 8)))
+
+
+def test_incremental_embedding(tmp_path: Path, corpus: list[Paper], embedder) -> None:  # type: ignore[no-untyped-def]
+    first, vectors = build(tmp_path, corpus, embedder)
+    assert (first.embedded, first.indexed, first.rebuilt) == (len(corpus), len(corpus), True)
+    second, _ = build(tmp_path, corpus, embedder)
+    assert (second.embedded, second.reused, second.rebuilt) == (0, len(corpus), False)
+
+    changed = corpus[:]
+    changed[0] = dataclasses.replace(corpus[0], version=2, abstract=corpus[0].abstract + " Revised.")
+    changed[1] = dataclasses.replace(corpus[1], version=2,
+                                     comment="This paper has been withdrawn by the authors.")
+    third, _ = build(tmp_path, changed, embedder)
+    assert (third.embedded, third.indexed, third.rebuilt) == (1, len(corpus) - 1, True)
+    assert len(vectors.shards()) == 2
+
+    # The index holds exactly the non-withdrawn papers, each with its stored vector, so a
+    # rebuild from the vector store equals the incremental result.
+    import faiss
+
+    from core.store import paper_key
+
+    index, _ = load_index(tmp_path / "index", MODEL)
+    ids = set(faiss.vector_to_array(index.id_map).tolist())
+    assert ids == {paper_key(p.arxiv_id) for p in changed if not p.withdrawn}
+    keys, _, vecs = vectors.load()
+    stored = dict(zip(keys.tolist(), vecs.astype(np.float32), strict=True))
+    for key in ids:
+        assert np.array_equal(index.reconstruct(key), stored[key])
+
+
+def test_stored_vectors_match_a_fresh_embedding(tmp_path: Path, corpus: list[Paper], embedder) -> None:  # type: ignore[no-untyped-def]
+    _, vectors = build(tmp_path, corpus[:8], embedder)
+    keys, _, vecs = vectors.load()
+    by_key = dict(zip(keys.tolist(), vecs.astype(np.float32), strict=True))
+    from core.store import paper_key
+
+    fresh = embedder.encode_documents([document_text(p.title, p.abstract) for p in corpus[:8]])
+    for paper, vec in zip(corpus[:8], fresh, strict=True):
+        assert float(np.dot(by_key[paper_key(paper.arxiv_id)], vec)) > 0.999
+
+
+def test_faiss_equals_brute_force() -> None:
+    rng = np.random.default_rng(7)
+    vecs = rng.normal(size=(500, 32)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    keys = rng.choice(2**62, size=500, replace=False).astype(np.int64)
+    index = build_index(keys, vecs)
+    queries = vecs[:20] + 0.1 * rng.normal(size=(20, 32)).astype(np.float32)
+    scores, ids = index.search(queries, 10)
+    brute = queries @ vecs.T
+    for q in range(20):
+        top = np.argsort(-brute[q])[:10]
+        assert ids[q].tolist() == keys[top].tolist()
+        assert np.allclose(scores[q], brute[q][top], atol=1e-5)
+
+
+def test_manifest_is_checked(tmp_path: Path, corpus: list[Paper], embedder) -> None:  # type: ignore[no-untyped-def]
+    build(tmp_path, corpus[:5], embedder)
+    with pytest.raises(IndexMismatchError, match="built with model"):
+        load_index(tmp_path / "index", "some-other-model")
+    with open(tmp_path / "index" / "faiss.index", "ab") as fh:
+        fh.write(b"garbage")
+    with pytest.raises(IndexMismatchError, match="does not match its manifest"):
+        load_index(tmp_path / "index", MODEL)
+    with pytest.raises(IndexMissingError, match="paperradar index"):
+        load_index(tmp_path / "nowhere", MODEL)
+
+
+def test_search_ranks_by_cosine_and_skips_withdrawn(tmp_path: Path, corpus: list[Paper], embedder) -> None:  # type: ignore[no-untyped-def]
+    build(tmp_path, corpus, embedder)
+    # Withdraw the best match after indexing: the published database says so; search must obey.
+    query = corpus[3].title
+    with Store.open(tmp_path / "work.duckdb") as store:
+        store.upsert_papers([dataclasses.replace(corpus[3], version=2,
+                                                 comment="This paper has been withdrawn")])
+        store.checkpoint()
+    snapshot = publish(tmp_path / "home", tmp_path / "work.duckdb", tmp_path / "index", {})
+    searcher = Searcher(snapshot, embedder)
+    try:
+        results = searcher.search(query, k=10)
+    finally:
+        searcher.close()
+    assert len(results) == 10
+    assert corpus[3].arxiv_id not in [r["arxiv_id"] for r in results]
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    qvec = embedder.encode_query(query)
+    docs = {p.arxiv_id: p for p in corpus}
+    for r in results:
+        p = docs[r["arxiv_id"]]
+        cosine = float(np.dot(qvec, embedder.encode_documents([document_text(p.title, p.abstract)])[0]))
+        assert r["score"] == pytest.approx(cosine, abs=2e-3)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\x00\x07", "x" * 2001])
+def test_bad_queries_are_refused(query: str) -> None:
+    with pytest.raises(UserInputError):
+        clean_query(query)
+
+
+def test_control_characters_are_dropped() -> None:
+    assert clean_query("graph\x00 neural\tnetworks\n") == "graph neural networks"

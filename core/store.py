@@ -227,7 +227,9 @@ class Store:
             raise StoreMissingError(
                 f"no database at {path}: run `paperradar ingest arxiv` (or `paperradar run`) first"
             )
-        config = {} if external_access else {"enable_external_access": False}
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {} if external_access else {"enable_external_access": False}
+        )
         try:
             con = duckdb.connect(str(path), read_only=True, config=config)
         except duckdb.Error as exc:

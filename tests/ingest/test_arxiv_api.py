@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def test_requests_are_spaced_by_the_delay(server) -> None:  # type: ignore[no-un
         ["cs.CL"], date(2026, 6, 1), date(2026, 6, 5)))
     stamps = [t for t, _ in server.requests]
     assert len(papers) > 400 and len(stamps) >= 3
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert min(gaps) >= delay * 0.95, gaps
 
 

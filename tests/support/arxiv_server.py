@@ -35,7 +35,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,7 +77,7 @@ def _attr(value: str) -> str:
 
 
 def _stamp(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def query_params(query: str) -> dict[str, str]:
@@ -89,7 +89,7 @@ def query_params(query: str) -> dict[str, str]:
 
 def error_feed(slug: str, message: str) -> bytes:
     """An error response shaped like the recorded ``arxiv-api/id_abc_*.xml``."""
-    now, ref = _stamp(datetime.now(timezone.utc)), _attr(f"https://arxiv.org/api/errors#{slug}")
+    now, ref = _stamp(datetime.now(UTC)), _attr(f"https://arxiv.org/api/errors#{slug}")
     return (f"{FEED_HEAD}  <id>https://arxiv.org/</id>\n  <title>arXiv Search Results</title>\n"
             f"  <updated>{now}</updated>\n  <opensearch:itemsPerPage>1</opensearch:itemsPerPage>\n"
             "  <opensearch:totalResults>1</opensearch:totalResults>\n"
@@ -138,7 +138,7 @@ def author_names(rec: dict[str, Any]) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _created(stamp: str) -> datetime:  # 'Mon, 01 Jun 2026 00:00:00 GMT'; few distinct values
-    return parsedate_to_datetime(stamp).astimezone(timezone.utc)
+    return parsedate_to_datetime(stamp).astimezone(UTC)
 
 
 class RecordStore:
@@ -185,7 +185,7 @@ class RecordStore:
 
 def _minute(stamp: str) -> datetime:
     try:
-        return datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=timezone.utc)
+        return datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=UTC)
     except ValueError:
         raise ApiError("invalid_date_format", f"invalid submittedDate {stamp}") from None
 
@@ -344,7 +344,7 @@ class ArxivFixtureServer:
                 f"&max_results={size}&id_list={quote_plus(ids, safe=',/')}")
         head = (f"{FEED_HEAD}  <id>https://arxiv.org/api/{feed_id}</id>\n"
                 f"  <title>arXiv Query: {_text(shown)}</title>\n"
-                f"  <updated>{_stamp(datetime.now(timezone.utc))}</updated>\n"
+                f"  <updated>{_stamp(datetime.now(UTC))}</updated>\n"
                 f'  <link href="{_attr(link)}" type="application/atom+xml"/>\n'
                 f"  <opensearch:itemsPerPage>{size}</opensearch:itemsPerPage>\n"
                 f"  <opensearch:totalResults>{len(recs)}</opensearch:totalResults>\n"

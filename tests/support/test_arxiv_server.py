@@ -65,7 +65,7 @@ def test_synthetic_week_matches_records(fresh: ArxivFixtureServer) -> None:
     expected = week_records()
     assert len(expected) > 1000  # several pages of 500
     assert [r.get_short_id() for r in results] == [f"{r['id']}v1" for r in expected]
-    for got, rec in zip(results, expected):
+    for got, rec in zip(results, expected, strict=True):
         assert got.title == re.sub(r"\s+", " ", rec["title"])
         assert got.summary == rec["abstract"]
         assert [a.name for a in got.authors] == author_names(rec)

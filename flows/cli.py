@@ -193,7 +193,7 @@ def index_cmd() -> None:
         except BaseException as exc:
             store.finish_run(run_id, "failed", {}, str(exc) or type(exc).__name__)
             raise
-        store.finish_run(run_id, "ok", report.__dict__)
+        store.finish_run(run_id, "ok", {**report.__dict__, "seconds": round(report.seconds, 2)})
         store.checkpoint()
     publish(settings.home, settings.work_db, settings.home / "index", {"run": "index"})
     state = "rebuilt" if report.rebuilt else "unchanged"
@@ -275,10 +275,11 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
               f"newest v1 {report['newest_published']}")
     idx = report["index"]
     out.print(f"index: {idx['count']} vectors, model {idx['model']}, {idx['state']}")
-    runs = Table("run", "kind", "started", "status", "counts", "error")
+    runs = Table("run", "kind", "started (UTC)", "status", "counts", "error")
     for r in report["runs"]:
-        runs.add_row(str(r["run_id"]), r["kind"], str(r["started_at"]), r["status"],
-                     json.dumps(r["counts"]), r["error"] or "")
+        counts = ", ".join(f"{k} {v}" for k, v in r["counts"].items())
+        runs.add_row(str(r["run_id"]), r["kind"], f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+                     r["status"], counts, r["error"] or "")
     out.print(runs)
     out.print(f"disk: {report['disk_bytes'] / 1e6:.1f} MB under {report['home']}")
 

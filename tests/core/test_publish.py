@@ -63,3 +63,23 @@ def test_crashed_publish_leaves_current_snapshot_intact(tmp_path: Path) -> None:
     assert count(home / "papers.duckdb") == 1
     publish(home, work, None, {})
     assert not leftover.exists()
+
+
+def test_other_process_reads_while_the_writer_holds_the_work_db(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    home, work = tmp_path, tmp_path / "work" / "papers.duckdb"
+    write(work, ["2401.00001", "2401.00002"])
+    publish(home, work, None, {})
+    with Store.open(work) as writer:  # the pipeline is mid-run and holds the writer's lock
+        writer.upsert_papers([make_paper("2401.00003")])
+        code = ("import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+                "print(c.execute('SELECT count(*) FROM papers').fetchone()[0])")
+        reader = subprocess.run([sys.executable, "-c", code, str(home / "papers.duckdb")],
+                                capture_output=True, text=True, timeout=60)
+        assert reader.returncode == 0, reader.stderr
+        assert reader.stdout.strip() == "2"
+        blocked = subprocess.run([sys.executable, "-c", code, str(work)],
+                                 capture_output=True, text=True, timeout=60)
+        assert blocked.returncode != 0  # why readers must never open the working file

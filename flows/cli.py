@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -134,6 +135,75 @@ def ingest_arxiv(
         f"fetched {counts['fetched']} papers: {counts['inserted']} new, {counts['updated']} "
         f"updated, {counts['unchanged']} unchanged; published {settings.published_db}"
     )
+
+
+@ingest_app.command("snapshot")
+def ingest_snapshot(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="arxiv-metadata-oai-snapshot.json files (plain or .gz) or folders of them."),
+    ],
+    categories: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated categories or archives (cs), or 'all' "
+                     "[default: PAPERRADAR_CATEGORIES]."),
+    ] = None,
+) -> None:
+    """Import Kaggle arXiv snapshot lines (streamed), keeping the chosen categories (idempotent)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from core.publish import publish
+    from core.store import Store
+    from ingest.snapshot import iter_snapshot_files
+
+    settings = _settings()
+    files = _snapshot_files(paths)
+    if categories and categories.strip().lower() == "all":
+        wanted: tuple[str, ...] | None = None
+    else:
+        wanted = tuple(c.strip() for c in categories.split(",") if c.strip()) if categories \
+            else settings.categories
+    total = sum(f.stat().st_size for f in files)
+    counts = {"files": len(files), "inserted": 0, "updated": 0, "unchanged": 0}
+    with Store.open(settings.work_db) as store:
+        run_id = store.start_run("ingest-snapshot", {"paths": [str(f) for f in files],
+                                                     "categories": wanted})
+        try:
+            with Progress("[progress.description]{task.description}", BarColumn(),
+                          DownloadColumn(), TimeRemainingColumn(), console=err,
+                          transient=True) as bar:
+                task = bar.add_task("snapshot", total=total)
+                papers = iter_snapshot_files(files, wanted,
+                                             on_progress=lambda done: bar.update(task, completed=done))
+                result = store.upsert_papers(papers, batch_size=20_000)
+        except BaseException as exc:
+            store.finish_run(run_id, "failed", counts, str(exc) or type(exc).__name__)
+            raise
+        counts.update(inserted=result.inserted, updated=result.updated, unchanged=result.unchanged)
+        store.finish_run(run_id, "ok", counts)
+        store.checkpoint()
+    publish(settings.home, settings.work_db, settings.home / "index", {"run": "ingest-snapshot"})
+    err.print(
+        f"imported {result.inserted + result.updated + result.unchanged} papers from {len(files)} "
+        f"file(s): {result.inserted} new, {result.updated} updated, {result.unchanged} unchanged; "
+        f"published {settings.published_db}"
+    )
+
+
+def _snapshot_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and
+                           p.name.endswith((".json", ".jsonl", ".json.gz", ".jsonl.gz")))
+            if not found:
+                raise UserInputError(f"no .json/.jsonl(.gz) snapshot files in {path}")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UserInputError(f"no such file or folder: {path}")
+    return files
 
 
 def _windows(store: Any, cats: tuple[str, ...], since: date | None, until: date) -> dict:

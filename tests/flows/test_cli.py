@@ -162,6 +162,7 @@ def test_every_command_has_help(capsys) -> None:  # type: ignore[no-untyped-def]
         (["status"], "no published database"),
         (["index"], "no database at"),
         (["frobnicate"], "No such command"),
+        (["ingest", "snapshot", "/no/such/snapshot.json"], "no such file or folder"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(home: Path, args: list[str], message: str) -> None:
@@ -193,3 +194,18 @@ def test_unreachable_source_is_one_line_and_keeps_data(served_home: Path,
     assert len(result.stderr.strip().splitlines()) <= 2 and "cannot reach" in result.stderr
     assert "Traceback" not in result.stderr
     assert papers_table(served_home / "papers.duckdb") == before
+
+
+def test_ingest_snapshot_imports_filtered_and_idempotent(home: Path, fixtures_dir: Path) -> None:
+    head = fixtures_dir / "kaggle-snapshot" / "arxiv-metadata-oai-snapshot.head200.jsonl"
+    lines = [json.loads(line) for line in head.read_text().splitlines() if line.strip()]
+    hep_ph = {r["id"] for r in lines if "hep-ph" in r["categories"].split()}
+    assert main(["ingest", "snapshot", str(head), "--categories", "hep-ph"]) == 0
+    con = duckdb.connect(str(home / "papers.duckdb"), read_only=True)
+    assert {i for (i,) in con.execute("SELECT arxiv_id FROM papers").fetchall()} == hep_ph
+    con.close()
+    assert main(["ingest", "snapshot", str(head), "--categories", "all"]) == 0
+    before = papers_table(home / "papers.duckdb")
+    assert len(before) == len(lines)
+    assert main(["ingest", "snapshot", str(head), "--categories", "all"]) == 0
+    assert papers_table(home / "papers.duckdb") == before

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -386,6 +387,21 @@ class Store:
         return {int(row[0]): dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
     # -- runs and watermarks
+
+    @contextmanager
+    def run(
+        self, kind: str, params: dict[str, Any], counts: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Record a run around a block: yields its counts dict, filled by the caller, and
+        records it with status ok, or failed with the error, when the block ends."""
+        counts = {} if counts is None else counts
+        run_id = self.start_run(kind, params)
+        try:
+            yield counts
+        except BaseException as exc:
+            self.finish_run(run_id, "failed", counts, str(exc) or type(exc).__name__)
+            raise
+        self.finish_run(run_id, "ok", counts)
 
     def start_run(self, kind: str, params: dict[str, Any]) -> int:
         row = self.con.execute(

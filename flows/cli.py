@@ -111,24 +111,21 @@ def ingest_arxiv(
     )
     with Store.open(settings.work_db) as store:
         windows = _windows(store, cats, first, last)
-        run_id = store.start_run("ingest-arxiv", {"categories": cats, "since": first, "until": last})
         counts = {"fetched": 0, "inserted": 0, "updated": 0, "unchanged": 0}
-        try:
-            for (start, end), group in windows.items():
-                err.print(f"arXiv: {', '.join(group)} submitted {start} .. {end}")
-                papers = client.fetch_window(group, start, end, max_results)
-                result = store.upsert_papers(_counted(papers, counts), batch_size=500)
-                counts["inserted"] += result.inserted
-                counts["updated"] += result.updated
-                counts["unchanged"] += result.unchanged
-                for cat in group:
-                    store.set_state("arxiv_api", cat, end.isoformat())
-        except BaseException as exc:
-            counts.update(_http_counts(client))
-            store.finish_run(run_id, "failed", counts, str(exc) or type(exc).__name__)
-            raise
-        counts.update(_http_counts(client))
-        store.finish_run(run_id, "ok", counts)
+        params = {"categories": cats, "since": first, "until": last}
+        with store.run("ingest-arxiv", params, counts):
+            try:
+                for (start, end), group in windows.items():
+                    err.print(f"arXiv: {', '.join(group)} submitted {start} .. {end}")
+                    papers = client.fetch_window(group, start, end, max_results)
+                    result = store.upsert_papers(_counted(papers, counts), batch_size=500)
+                    counts["inserted"] += result.inserted
+                    counts["updated"] += result.updated
+                    counts["unchanged"] += result.unchanged
+                    for cat in group:
+                        store.set_state("arxiv_api", cat, end.isoformat())
+            finally:
+                counts.update(_http_counts(client))
         store.checkpoint()
     publish(settings.home, settings.work_db, settings.home / "index", {"run": "ingest"})
     err.print(
@@ -166,9 +163,8 @@ def ingest_snapshot(
     total = sum(f.stat().st_size for f in files)
     counts = {"files": len(files), "inserted": 0, "updated": 0, "unchanged": 0}
     with Store.open(settings.work_db) as store:
-        run_id = store.start_run("ingest-snapshot", {"paths": [str(f) for f in files],
-                                                     "categories": wanted})
-        try:
+        params = {"paths": [str(f) for f in files], "categories": wanted}
+        with store.run("ingest-snapshot", params, counts):
             with Progress("[progress.description]{task.description}", BarColumn(),
                           DownloadColumn(), TimeRemainingColumn(), console=err,
                           transient=True) as bar:
@@ -176,11 +172,8 @@ def ingest_snapshot(
                 papers = iter_snapshot_files(files, wanted,
                                              on_progress=lambda done: bar.update(task, completed=done))
                 result = store.upsert_papers(papers, batch_size=20_000)
-        except BaseException as exc:
-            store.finish_run(run_id, "failed", counts, str(exc) or type(exc).__name__)
-            raise
-        counts.update(inserted=result.inserted, updated=result.updated, unchanged=result.unchanged)
-        store.finish_run(run_id, "ok", counts)
+            counts.update(inserted=result.inserted, updated=result.updated,
+                          unchanged=result.unchanged)
         store.checkpoint()
     publish(settings.home, settings.work_db, settings.home / "index", {"run": "ingest-snapshot"})
     err.print(
@@ -249,10 +242,9 @@ def index_cmd() -> None:
         )
     embedder = shared_embedder(settings.model, settings.device, settings.batch_size)
     with Store.open(settings.work_db) as store:
-        run_id = store.start_run("index", {"model": settings.model})
         inputs = store.embedding_inputs()
         err.print(f"index: {len(inputs)} papers belong in the index (model {settings.model})")
-        try:
+        with store.run("index", {"model": settings.model}) as counts:
             report = update_index(
                 inputs,
                 embedder,
@@ -260,10 +252,7 @@ def index_cmd() -> None:
                 settings.home / "index",
                 progress=lambda done, total: err.print(f"  embedded {done}/{total}"),
             )
-        except BaseException as exc:
-            store.finish_run(run_id, "failed", {}, str(exc) or type(exc).__name__)
-            raise
-        store.finish_run(run_id, "ok", {**report.__dict__, "seconds": round(report.seconds, 2)})
+            counts.update(report.__dict__, seconds=round(report.seconds, 2))
         store.checkpoint()
     publish(settings.home, settings.work_db, settings.home / "index", {"run": "index"})
     state = "rebuilt" if report.rebuilt else "unchanged"

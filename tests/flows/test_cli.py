@@ -194,6 +194,12 @@ def test_unreachable_source_is_one_line_and_keeps_data(served_home: Path,
     assert len(result.stderr.strip().splitlines()) <= 2 and "cannot reach" in result.stderr
     assert "Traceback" not in result.stderr
     assert papers_table(served_home / "papers.duckdb") == before
+    con = duckdb.connect(str(served_home / "work" / "papers.duckdb"), read_only=True)
+    status, error, requests = con.execute(
+        "SELECT status, error, counts->>'requests' FROM runs ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
+    con.close()
+    assert status == "failed" and "cannot reach" in error and requests == "2"
 
 
 def test_ingest_snapshot_imports_filtered_and_idempotent(home: Path, fixtures_dir: Path) -> None:

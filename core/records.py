@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 WITHDRAWN_MARKERS = ("this paper has been withdrawn", "this article has been withdrawn")
@@ -69,4 +69,3 @@ class VenueMention:
     source: str
     raw: str
     kind: str = "main"
-    extra: dict[str, str] = field(default_factory=dict)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,15 @@ def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration(2, "runs: source, window and counts as columns")
+def _m002_run_columns(con: duckdb.DuckDBPyConnection) -> None:
+    for column, kind in (("source", "VARCHAR"), ("window_start", "DATE"), ("window_end", "DATE"),
+                         ("papers_new", "INTEGER"), ("papers_updated", "INTEGER"),
+                         ("papers_unchanged", "INTEGER"), ("requests", "INTEGER"),
+                         ("retries", "INTEGER")):
+        con.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+
+
 # ---------------------------------------------------------------- the store
 
 
@@ -218,6 +227,12 @@ class Store:
             raise StoreError(f"cannot open {path} for writing: {_first_line(exc)}") from None
         store = cls(con, path, read_only=False)
         store.migrate()
+        # Only one process can hold this file for writing, so a run still marked running
+        # belongs to a process that died (killed, power cut): say so.
+        store.con.execute(
+            "UPDATE runs SET status = 'interrupted', error = 'the process ended before the run "
+            "finished' WHERE status = 'running'"
+        )
         return store
 
     @classmethod
@@ -390,12 +405,21 @@ class Store:
 
     @contextmanager
     def run(
-        self, kind: str, params: dict[str, Any], counts: dict[str, Any] | None = None
+        self,
+        kind: str,
+        params: dict[str, Any],
+        counts: dict[str, Any] | None = None,
+        *,
+        source: str | None = None,
+        window: tuple[date | None, date | None] = (None, None),
     ) -> Iterator[dict[str, Any]]:
         """Record a run around a block: yields its counts dict, filled by the caller, and
-        records it with status ok, or failed with the error, when the block ends."""
+        records it with status ok, or failed with the error, when the block ends.
+
+        The counts `inserted`, `updated`, `unchanged`, `requests` and `retries` also fill
+        the columns papers_new, papers_updated, papers_unchanged, requests and retries."""
         counts = {} if counts is None else counts
-        run_id = self.start_run(kind, params)
+        run_id = self.start_run(kind, params, source=source, window=window)
         try:
             yield counts
         except BaseException as exc:
@@ -403,11 +427,18 @@ class Store:
             raise
         self.finish_run(run_id, "ok", counts)
 
-    def start_run(self, kind: str, params: dict[str, Any]) -> int:
+    def start_run(
+        self,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        source: str | None = None,
+        window: tuple[date | None, date | None] = (None, None),
+    ) -> int:
         row = self.con.execute(
-            "INSERT INTO runs (kind, started_at, status, params) VALUES (?, ?, 'running', ?) "
-            "RETURNING run_id",
-            [kind, _now(), json.dumps(params, default=str)],
+            "INSERT INTO runs (kind, started_at, status, params, source, window_start, window_end)"
+            " VALUES (?, ?, 'running', ?, ?, ?, ?) RETURNING run_id",
+            [kind, _now(), json.dumps(params, default=str), source, *window],
         ).fetchone()
         assert row is not None
         return int(row[0])
@@ -415,9 +446,11 @@ class Store:
     def finish_run(
         self, run_id: int, status: str, counts: dict[str, Any], error: str | None = None
     ) -> None:
+        columns = [counts.get(k) for k in ("inserted", "updated", "unchanged", "requests", "retries")]
         self.con.execute(
-            "UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? WHERE run_id = ?",
-            [_now(), status, json.dumps(counts, default=str), error, run_id],
+            "UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ?, papers_new = ?,"
+            " papers_updated = ?, papers_unchanged = ?, requests = ?, retries = ? WHERE run_id = ?",
+            [_now(), status, json.dumps(counts, default=str), error, *columns, run_id],
         )
 
     def get_state(self, source: str, key: str) -> str | None:

@@ -113,7 +113,8 @@ def ingest_arxiv(
         windows = _windows(store, cats, first, last)
         counts = {"fetched": 0, "inserted": 0, "updated": 0, "unchanged": 0}
         params = {"categories": cats, "since": first, "until": last}
-        with store.run("ingest-arxiv", params, counts):
+        with store.run("ingest-arxiv", params, counts, source="arxiv_api",
+                       window=(min(w[0] for w in windows), last)):
             try:
                 for (start, end), group in windows.items():
                     err.print(f"arXiv: {', '.join(group)} submitted {start} .. {end}")
@@ -164,7 +165,7 @@ def ingest_snapshot(
     counts = {"files": len(files), "inserted": 0, "updated": 0, "unchanged": 0}
     with Store.open(settings.work_db) as store:
         params = {"paths": [str(f) for f in files], "categories": wanted}
-        with store.run("ingest-snapshot", params, counts):
+        with store.run("ingest-snapshot", params, counts, source="snapshot"):
             with Progress("[progress.description]{task.description}", BarColumn(),
                           DownloadColumn(), TimeRemainingColumn(), console=err,
                           transient=True) as bar:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -128,3 +128,22 @@ def test_runs_and_state(store: Store) -> None:
     store.set_state("arxiv_api", "cs.CL", "2026-06-07")
     store.set_state("arxiv_api", "cs.CL", "2026-06-08")
     assert store.get_state("arxiv_api", "cs.CL") == "2026-06-08"
+
+
+def test_run_record_columns(store: Store) -> None:
+    with store.run("ingest-arxiv", {}, source="arxiv_api",
+                   window=(date(2026, 6, 1), date(2026, 6, 7))) as counts:
+        counts.update(inserted=5, updated=1, unchanged=2, requests=4, retries=3)
+    row = store.con.execute(
+        "SELECT source, window_start, window_end, papers_new, papers_updated, papers_unchanged,"
+        " requests, retries, status FROM runs"
+    ).fetchone()
+    assert row == ("arxiv_api", date(2026, 6, 1), date(2026, 6, 7), 5, 1, 2, 4, 3, "ok")
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "w.duckdb") as store:
+        store.start_run("ingest-arxiv", {})  # never finished: the process "dies" here
+    with Store.open(tmp_path / "w.duckdb") as store:
+        assert store.con.execute("SELECT status, error FROM runs").fetchone() == (
+            "interrupted", "the process ended before the run finished")

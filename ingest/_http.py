@@ -14,14 +14,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import httpx
 import requests
 
 from core.errors import IngestError
 
 USER_AGENT = "paperradar/0.1 (research paper tracker; https://github.com/paperradar/paperradar)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+R = TypeVar("R")
 
 
 class RateLimiter:
@@ -78,11 +81,60 @@ class HTTPStats:
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
 
-class PoliteSession(requests.Session):
-    """A requests session with a User-Agent, a timeout, a shared rate limit and retries.
+def send_politely(
+    send: Callable[[], R],
+    url: str,
+    *,
+    delay: float,
+    retry: RetryPolicy,
+    stats: HTTPStats,
+    status: Callable[[R], int],
+    header: Callable[[R, str], str | None],
+    complete: Callable[[R], bool] | None = None,
+    transient: tuple[type[BaseException], ...] = (),
+) -> R:
+    """The one retry loop, for any HTTP library: `send()` makes one request.
 
-    `complete(response)` may reject a 200 body as incomplete (truncated XML), which is
-    then retried like a 503.
+    Waits for the host's rate limit before every attempt; retries `transient` exceptions,
+    RETRY_STATUSES (honouring Retry-After) and 200 bodies that `complete` rejects, with
+    exponential backoff and jitter, `retry.attempts` times in all. After the last attempt
+    an exception is re-raised, a retryable status is returned for the caller to report,
+    and an incomplete body raises IngestError.
+    """
+    limiter = RateLimiter.for_host(urlsplit(url).netloc, delay)
+    attempt = 0
+    while True:
+        limiter.wait()
+        stats.requests += 1
+        retry_after: float | None = None
+        try:
+            response = send()
+        except transient as exc:
+            if attempt + 1 >= retry.attempts:
+                raise
+            reason = type(exc).__name__
+        else:
+            code = status(response)
+            if code in RETRY_STATUSES:
+                reason = f"HTTP {code}"
+                retry_after = _retry_after(header(response, "Retry-After"))
+            elif code == 200 and complete is not None and not complete(response):
+                reason = "incomplete body"
+            else:
+                return response
+            if attempt + 1 >= retry.attempts:
+                if reason == "incomplete body":
+                    raise IngestError(f"{url} kept answering an incomplete body")
+                return response
+        stats.note_retry(reason)
+        time.sleep(retry.backoff(attempt, retry_after))
+        attempt += 1
+
+
+class PoliteSession(requests.Session):
+    """A requests session with a User-Agent, a timeout, a shared rate limit and retries
+    (used by the `arxiv` package). `complete(response)` may reject a 200 body as
+    incomplete (truncated XML), which is then retried like a 503.
     """
 
     def __init__(
@@ -106,34 +158,54 @@ class PoliteSession(requests.Session):
         headers = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
         headers["User-Agent"] = self.user_agent
         kwargs.setdefault("timeout", self.timeout)
-        limiter = RateLimiter.for_host(urlsplit(url).netloc, self.delay)
-        attempt = 0
-        while True:
-            limiter.wait()
-            self.stats.requests += 1
-            reason: str | None
-            retry_after: float | None = None
-            try:
-                response = super().request(method, url, *args, headers=headers, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt + 1 >= self.retry.attempts:
-                    raise
-                reason = type(exc).__name__
-            else:
-                if response.status_code in RETRY_STATUSES:
-                    reason = f"HTTP {response.status_code}"
-                    retry_after = _retry_after(response.headers.get("Retry-After"))
-                elif response.status_code == 200 and self.complete and not self.complete(response):
-                    reason = "incomplete body"
-                else:
-                    return response
-                if attempt + 1 >= self.retry.attempts:
-                    if reason == "incomplete body":
-                        raise IngestError(f"{url} kept answering an incomplete body")
-                    return response
-            self.stats.note_retry(reason)
-            time.sleep(self.retry.backoff(attempt, retry_after))
-            attempt += 1
+        return send_politely(
+            lambda: super(PoliteSession, self).request(method, url, *args, headers=headers, **kwargs),
+            url,
+            delay=self.delay,
+            retry=self.retry,
+            stats=self.stats,
+            status=lambda r: r.status_code,
+            header=lambda r, name: r.headers.get(name),
+            complete=self.complete,
+            transient=(requests.ConnectionError, requests.Timeout),
+        )
+
+
+class PoliteClient(httpx.Client):
+    """An httpx client with the same User-Agent, rate limit and retry loop as PoliteSession.
+
+    Truncated bodies surface in httpx as RemoteProtocolError/ReadError and are retried;
+    `complete(response)` can reject a 200 body that arrived whole but cut short at the source.
+    """
+
+    def __init__(
+        self,
+        delay: float,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        complete: Callable[[httpx.Response], bool] | None = None,
+        user_agent: str = USER_AGENT,
+        **kwargs: Any,
+    ) -> None:
+        headers = {"User-Agent": user_agent, **kwargs.pop("headers", {})}
+        super().__init__(timeout=timeout, headers=headers, follow_redirects=True, **kwargs)
+        self.delay = delay
+        self.retry = retry or RetryPolicy()
+        self.complete = complete
+        self.stats = HTTPStats()
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        return send_politely(
+            lambda: super(PoliteClient, self).send(request, **kwargs),
+            str(request.url),
+            delay=self.delay,
+            retry=self.retry,
+            stats=self.stats,
+            status=lambda r: r.status_code,
+            header=lambda r, name: r.headers.get(name),
+            complete=self.complete,
+            transient=(httpx.TransportError,),
+        )
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="Attempts per request on timeouts, resets, 429 and 5xx, with exponential "
         "backoff (Retry-After honoured).",
     )
+    http_backoff: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds before the first retry; doubles each attempt (with jitter, "
+        "capped at 120 s). Tests set it small.",
+    )
     pwc_api_url: str = Field(
         "https://paperswithcode.co/api/v1",
         description="Papers with Code API (run by Hugging Face since 2026).",

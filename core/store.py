@@ -466,6 +466,20 @@ class Store:
             [source, key, value, _now()],
         )
 
+    def delete_state(self, source: str, key: str) -> None:
+        self.con.execute("DELETE FROM ingest_state WHERE source = ? AND key = ?", [source, key])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around a block: all of its writes land, or none."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
     # -- read-only queries
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,7 +39,7 @@ app = typer.Typer(
 ingest_app = typer.Typer(help="Fetch papers from a source into the store.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 
-LOOKBACK_DAYS = 5  # arXiv announces submissions up to a few days late (weekends, holidays)
+LOOKBACK_DAYS = 5  # keep in step with ingest.arxiv_incremental (not imported: keeps --help fast)
 
 
 def _settings() -> Settings:
@@ -88,12 +88,17 @@ def ingest_arxiv(
         str | None, typer.Option(help="Last v1 submission day, YYYY-MM-DD [default: today].")
     ] = None,
     max_results: Annotated[
-        int | None, typer.Option(min=1, help="Stop after this many papers per query.")
+        int | None, typer.Option(min=1, help="Stop after this many papers in all.")
     ] = None,
 ) -> None:
-    """Fetch papers submitted in a date window from the arXiv API and store them (idempotent)."""
+    """Fetch papers submitted in a date window from the arXiv API and store them (idempotent).
+
+    Resumable: a run killed at any point continues, when started again, from the last
+    finished week of its window.
+    """
     from core.publish import publish
     from core.store import Store
+    from ingest import arxiv_incremental
     from ingest._http import RetryPolicy
     from ingest.arxiv_api import ArxivAPIClient, validate_categories
 
@@ -107,31 +112,25 @@ def ingest_arxiv(
         delay=settings.arxiv_delay,
         page_size=settings.arxiv_page_size,
         timeout=settings.http_timeout,
-        retry=RetryPolicy(attempts=settings.http_retries),
+        retry=RetryPolicy(attempts=settings.http_retries, base_delay=settings.http_backoff),
     )
     with Store.open(settings.work_db) as store:
-        windows = _windows(store, cats, first, last)
-        counts = {"fetched": 0, "inserted": 0, "updated": 0, "unchanged": 0}
-        params = {"categories": cats, "since": first, "until": last}
-        with store.run("ingest-arxiv", params, counts, source="arxiv_api",
-                       window=(min(w[0] for w in windows), last)):
+        windows = arxiv_incremental.plan(store, cats, first, last, _today())
+        counts: dict[str, Any] = {}
+        params = {"categories": cats, "since": first, "until": last, "max_results": max_results}
+        span = (min(w.start for w in windows), last)
+        with store.run("ingest-arxiv", params, counts, source="arxiv_api", window=span):
             try:
-                for (start, end), group in windows.items():
-                    err.print(f"arXiv: {', '.join(group)} submitted {start} .. {end}")
-                    papers = client.fetch_window(group, start, end, max_results)
-                    result = store.upsert_papers(_counted(papers, counts), batch_size=500)
-                    counts["inserted"] += result.inserted
-                    counts["updated"] += result.updated
-                    counts["unchanged"] += result.unchanged
-                    for cat in group:
-                        store.set_state("arxiv_api", cat, end.isoformat())
+                arxiv_incremental.ingest(store, client, windows, counts, max_results,
+                                         log=lambda line: err.print(line, highlight=False))
             finally:
-                counts.update(_http_counts(client))
+                counts.update(_http_counts(client), splits=client.splits)
         store.checkpoint()
     publish(settings.home, settings.work_db, settings.home / "index", {"run": "ingest"})
     err.print(
         f"fetched {counts['fetched']} papers: {counts['inserted']} new, {counts['updated']} "
-        f"updated, {counts['unchanged']} unchanged; published {settings.published_db}"
+        f"updated, {counts['unchanged']} unchanged ({counts['requests']} requests, "
+        f"{counts['retries']} retried); published {settings.published_db}"
     )
 
 
@@ -198,25 +197,6 @@ def _snapshot_files(paths: list[Path]) -> list[Path]:
         else:
             raise UserInputError(f"no such file or folder: {path}")
     return files
-
-
-def _windows(store: Any, cats: tuple[str, ...], since: date | None, until: date) -> dict:
-    """Group categories by the window each needs, so one query covers categories that agree."""
-    groups: dict[tuple[date, date], list[str]] = {}
-    for cat in cats:
-        start = since
-        if start is None:
-            mark = store.get_state("arxiv_api", cat)
-            base = date.fromisoformat(mark) if mark else _today()
-            start = min(base, until) - timedelta(days=LOOKBACK_DAYS)
-        groups.setdefault((start, until), []).append(cat)
-    return groups
-
-
-def _counted(papers: Any, counts: dict[str, int]) -> Any:
-    for paper in papers:
-        counts["fetched"] += 1
-        yield paper
 
 
 def _http_counts(client: Any) -> dict[str, Any]:

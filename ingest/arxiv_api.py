@@ -7,8 +7,9 @@ Parsing of an `arxiv.Result` into a Paper is a pure function (`result_to_paper`)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import arxiv
@@ -67,16 +68,29 @@ def validate_categories(categories: Sequence[str]) -> tuple[str, ...]:
 
 
 def window_query(categories: Sequence[str], since: date, until: date) -> str:
-    """The API query for papers first submitted in [since, until] (whole days, GMT).
+    """The API query for papers first submitted in [since, until] (whole days, GMT)."""
+    if since > until:
+        raise UserInputError(f"--since {since} is after --until {until}")
+    return span_query(categories, _day_start(since), _day_end(until))
+
+
+def span_query(categories: Sequence[str], start: datetime, end: datetime) -> str:
+    """The API query for papers first submitted between two minutes (inclusive, GMT).
 
     The API only accepts exactly 12-digit YYYYMMDDHHMM bounds (since Nov 2025).
     """
-    if since > until:
-        raise UserInputError(f"--since {since} is after --until {until}")
     cats = " OR ".join(f"cat:{c}" for c in validate_categories(categories))
     if len(categories) > 1:
         cats = f"({cats})"
-    return f"{cats} AND submittedDate:[{since:%Y%m%d}0000 TO {until:%Y%m%d}2359]"
+    return f"{cats} AND submittedDate:[{start:%Y%m%d%H%M} TO {end:%Y%m%d%H%M}]"
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
+
+
+def _day_end(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 23, 59)
 
 
 def _feed_complete(response: requests.Response) -> bool:
@@ -93,11 +107,15 @@ class _Client(arxiv.Client):
     """
 
     empty_page_retries = 3
+    last_total: int | None = None  # totalResults of the last first page
 
     def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> Any:
         for attempt in range(self.empty_page_retries + 1):
             try:
-                return super()._parse_feed(url, first_page=first_page, _try_index=0)
+                feed = super()._parse_feed(url, first_page=first_page, _try_index=0)
+                if first_page:
+                    self.last_total = feed.header.total_results
+                return feed
             except arxiv.UnexpectedEmptyPageError:
                 if attempt == self.empty_page_retries:
                     raise
@@ -112,7 +130,12 @@ class ArxivAPIClient:
 
     >>> client = ArxivAPIClient("https://export.arxiv.org/api/query", delay=3.0)
     >>> papers = client.fetch_window(["cs.CL"], date(2026, 6, 1), date(2026, 6, 7))
+
+    The API pages through at most `max_per_query` (30,000) results of one query, so a
+    window whose first page reports more is split in two by submission time, recursively.
     """
+
+    max_per_query = 30_000
 
     def __init__(
         self,
@@ -131,6 +154,7 @@ class ArxivAPIClient:
         self.client = _Client(page_size=page_size, delay_seconds=0, num_retries=0)
         self.client.query_url_format = f"{api_url}?{{}}"
         self.client._session = self.session  # the package has no public hook for this
+        self.splits = 0  # windows split because they held more than max_per_query results
 
     @property
     def stats(self) -> Any:
@@ -153,8 +177,33 @@ class ArxivAPIClient:
         until: date,
         max_results: int | None = None,
     ) -> Iterator[Paper]:
-        """Papers first submitted in [since, until] in any of the categories, each once."""
-        yield from self.fetch_query(window_query(categories, since, until), max_results)
+        """Papers first submitted in [since, until] in any of the categories, each once,
+        oldest first; windows over the API's ceiling are split (see the class doc)."""
+        window_query(categories, since, until)  # validates
+        papers = self._fetch_span(tuple(categories), _day_start(since), _day_end(until))
+        yield from itertools.islice(papers, max_results)
+
+    def _fetch_span(self, categories: tuple[str, ...], start: datetime, end: datetime) -> Iterator[Paper]:
+        results = self.fetch_query(span_query(categories, start, end))
+        self.client.last_total = None
+        first = next(results, None)  # parses the first page, which reports totalResults
+        total = self.client.last_total or 0
+        if total <= self.max_per_query:
+            if first is not None:
+                yield first
+                yield from results
+            return
+        results.close()
+        minutes = int((end - start).total_seconds() // 60)
+        if minutes < 1:
+            raise IngestError(
+                f"{total} papers submitted in the minute {start:%Y-%m-%d %H:%M} for "
+                f"{', '.join(categories)}: more than the API can page through ({self.max_per_query})"
+            )
+        self.splits += 1
+        middle = start + timedelta(minutes=minutes // 2)
+        yield from self._fetch_span(categories, start, middle)
+        yield from self._fetch_span(categories, middle + timedelta(minutes=1), end)
 
     def fetch_ids(self, ids: Sequence[str]) -> Iterator[Paper]:
         """The latest version of each given id."""

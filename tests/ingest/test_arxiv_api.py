@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
-from core.errors import SourceHTTPError, UserInputError
+from core.errors import IngestError, SourceHTTPError, UserInputError
 from ingest._http import RetryPolicy
 from ingest.arxiv_api import ArxivAPIClient, clean_text, window_query
 from tests.support.records import author_names, daily_records
@@ -18,8 +19,9 @@ FAST = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)
 
 @pytest.fixture()
 def server(arxiv_server):  # type: ignore[no-untyped-def]
-    arxiv_server.requests.clear()
-    return arxiv_server
+    arxiv_server.reset()
+    yield arxiv_server
+    arxiv_server.reset()
 
 
 def client(server, **kwargs) -> ArxivAPIClient:  # type: ignore[no-untyped-def]
@@ -104,6 +106,35 @@ def test_503_429_reset_and_truncated_pages_are_retried(server, fixtures_dir: Pat
     expected = daily_records(fixtures_dir, {"cs.CV"}, date(2026, 6, 2), date(2026, 6, 3))
     assert [p.arxiv_id for p in papers] == [r["id"] for r in expected]
     assert c.stats.retries == 4
+
+
+def test_a_window_over_the_ceiling_is_split_until_every_paper_is_fetched(server, fixtures_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    # cs.CL + cs.CV, one week: 1,404 papers, at most 517 a day. With a ceiling of 600 results
+    # per query (arXiv: 30,000) the window must be split by submission time, into sub-day spans.
+    server.max_total = 600
+    c = client(server, page_size=100)
+    c.max_per_query = 600
+    papers = list(c.fetch_window(["cs.CL", "cs.CV"], date(2026, 6, 1), date(2026, 6, 7)))
+    expected = daily_records(fixtures_dir, {"cs.CL", "cs.CV"}, date(2026, 6, 1), date(2026, 6, 7))
+    assert len(expected) == 1404
+    assert sorted(p.arxiv_id for p in papers) == sorted(r["id"] for r in expected)
+    assert c.splits == 3
+    queries = [unquote(path).replace("+", " ") for _, path in server.requests]
+    assert any("submittedDate:[202606010000 TO 202606041159]" in q for q in queries), queries[:3]
+
+
+def test_without_splitting_the_ceiling_loses_papers(server) -> None:  # type: ignore[no-untyped-def]
+    # The server really enforces the ceiling: a client that ignores it cannot page past it.
+    server.max_total = 600
+    c = client(server, page_size=100)
+    with pytest.raises(IngestError, match="empty pages"):
+        list(c.fetch_window(["cs.CL", "cs.CV"], date(2026, 6, 1), date(2026, 6, 7)))
+
+
+def test_max_results_stops_early(server) -> None:  # type: ignore[no-untyped-def]
+    papers = list(client(server, page_size=50).fetch_window(
+        ["cs.CL"], date(2026, 6, 1), date(2026, 6, 7), max_results=120))
+    assert len(papers) == 120 and len(server.requests) == 3
 
 
 @pytest.mark.parametrize(

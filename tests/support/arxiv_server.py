@@ -16,7 +16,8 @@ Answers, in this order:
 3. Anything else: HTTP 400 with an arXiv-style error feed.
 
 ``inject()`` queues faults applied to the next requests: ("status", code, headers),
-("truncate", fraction) and ("reset",).
+("truncate", fraction) and ("reset",); ``inject_every(n, faults)`` faults every n-th request.
+``max_total`` (30,000 like arXiv) is the last result index a query serves.
 """
 
 from __future__ import annotations
@@ -218,6 +219,10 @@ class ArxivFixtureServer:
         self.recordings = self._load_recordings()
         self.requests: list[tuple[float, str]] = []
         self.hits = 0
+        self.max_total = 30_000  # like arXiv, no result past this index of a query is served
+        self.faults_served: list[str] = []
+        self._every: tuple[int, list[Fault]] | None = None
+        self._count_from = 0
         self.port = port
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
@@ -255,11 +260,36 @@ class ArxivFixtureServer:
         with self._lock:
             self._faults.extend(tuple(f) for f in faults)
 
+    def inject_every(self, n: int, faults: list[Fault]) -> None:
+        """Fault every n-th request from now on, cycling through `faults`; n=0 stops."""
+        self.inject(faults)
+        with self._lock:
+            self._faults.clear()
+            self._every = (n, list(faults)) if n else None
+            self._count_from = self.hits
+
+    def reset(self) -> None:
+        """Forget requests and pending faults; back to arXiv's ceiling (between tests)."""
+        with self._lock:
+            self.requests.clear()
+            self.faults_served.clear()
+            self._faults.clear()
+            self._every = None
+            self.max_total = 30_000
+
     def _arrive(self, path: str) -> Fault | None:
         with self._lock:
             self.requests.append((time.monotonic(), path))
             self.hits += 1
-            return self._faults.popleft() if self._faults else None
+            fault = self._faults.popleft() if self._faults else None
+            if fault is None and self._every is not None:
+                n, cycle = self._every
+                seen = self.hits - self._count_from
+                if seen % n == 0:
+                    fault = cycle[(seen // n - 1) % len(cycle)]
+            if fault is not None:
+                self.faults_served.append(fault[0])
+            return fault
 
     def _load_recordings(self) -> list[tuple[dict[str, str], Path, int, int | None]]:
         found: list[tuple[dict[str, str], Path, int, int | None]] = []
@@ -337,7 +367,7 @@ class ArxivFixtureServer:
             key = "_updated" if sort_by == "lastUpdatedDate" else "_published"
             sign = 1 if order == "ascending" else -1
             recs = sorted(recs, key=lambda r: (sign * r[key].timestamp(), r["id"]))
-        page = recs[start:start + size]
+        page = recs[start:min(start + size, self.max_total)]
         shown = f"search_query={q}&id_list={ids}&start={start}&max_results={size}"
         feed_id = base64.b64encode(hashlib.sha1(shown.encode()).digest()).decode().rstrip("=")
         link = (f"https://arxiv.org/api/query?search_query={quote_plus(q, safe=':')}&start={start}"

@@ -298,6 +298,11 @@ class Store:
                 self.con.execute("ROLLBACK")
                 raise StoreError(f"migration {version} ({name}) failed: {_first_line(exc)}") from exc
             applied.append(version)
+        if applied:
+            # Fold schema changes into the file at once: DuckDB 1.5.5 cannot replay an
+            # ALTER TABLE of a table with a nextval() default from the write-ahead log, so a
+            # process killed before its next checkpoint would leave a file that won't open.
+            self.checkpoint()
         return applied
 
     # -- papers

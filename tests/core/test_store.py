@@ -147,3 +147,19 @@ def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(tmp_path: Pa
     with Store.open(tmp_path / "w.duckdb") as store:
         assert store.con.execute("SELECT status, error FROM runs").fetchone() == (
             "interrupted", "the process ended before the run finished")
+
+
+def test_a_store_killed_before_any_checkpoint_opens_again(tmp_path: Path) -> None:
+    # A new store's migrations must not be left in the write-ahead log: DuckDB 1.5.5 fails to
+    # replay an ALTER TABLE on `runs` (nextval default), and the file would never open again.
+    import subprocess
+    import sys
+
+    db = tmp_path / "w.duckdb"
+    code = ("import os, sys; from core.store import Store; s = Store.open(__import__('pathlib')"
+            ".Path(sys.argv[1])); s.start_run('ingest-arxiv', {}); os.kill(os.getpid(), 9)")
+    child = subprocess.run([sys.executable, "-c", code, str(db)], cwd=Path(__file__).parents[2],
+                           capture_output=True, timeout=120)
+    assert child.returncode == -9
+    with Store.open(db) as store:
+        assert store.con.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]

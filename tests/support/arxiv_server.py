@@ -16,7 +16,8 @@ Answers, in this order:
 3. Anything else: HTTP 400 with an arXiv-style error feed.
 
 ``inject()`` queues faults applied to the next requests: ("status", code, headers),
-("truncate", fraction) and ("reset",); ``inject_every(n, faults)`` faults every n-th request.
+("truncate", fraction), ("reset",) and ("pass",) (a normal answer);
+``inject_every(n, faults)`` faults every n-th request.
 ``max_total`` (30,000 like arXiv) is the last result index a query serves.
 """
 
@@ -255,7 +256,7 @@ class ArxivFixtureServer:
     def inject(self, faults: list[Fault]) -> None:
         """Queue faults; each one replaces the normal handling of the next request."""
         for fault in faults:
-            if not fault or fault[0] not in ("status", "truncate", "reset"):
+            if not fault or fault[0] not in ("status", "truncate", "reset", "pass"):
                 raise ValueError(f"unknown fault {fault!r}")
         with self._lock:
             self._faults.extend(tuple(f) for f in faults)
@@ -287,6 +288,8 @@ class ArxivFixtureServer:
                 seen = self.hits - self._count_from
                 if seen % n == 0:
                     fault = cycle[(seen // n - 1) % len(cycle)]
+            if fault is not None and fault[0] == "pass":  # answer this one normally
+                return None
             if fault is not None:
                 self.faults_served.append(fault[0])
             return fault

@@ -159,3 +159,19 @@ def test_sigkill_mid_run_then_restart_equals_an_uninterrupted_run(
     assert main(args) == 0
     assert resumed == table(tmp_path / "uninterrupted")
     assert len(resumed) == 3039 == len({row[0] for row in resumed})
+
+
+def test_requests_never_come_faster_than_the_delay_retries_included(
+    served_home: Path, server, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    delay = 0.25
+    monkeypatch.setenv("PAPERRADAR_ARXIV_DELAY", str(delay))
+    monkeypatch.setenv("PAPERRADAR_ARXIV_PAGE_SIZE", "200")
+    monkeypatch.setenv("PAPERRADAR_HTTP_BACKOFF", "0")
+    server.inject([("pass",), ("status", 503, {"Retry-After": "0"}), ("reset",)])
+    assert main(["ingest", "arxiv", "--categories", "cs.CL", "--since", "2026-06-01",
+                 "--until", "2026-06-05"]) == 0
+    stamps = [t for t, _ in server.requests]
+    assert len(stamps) >= 5
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert min(gaps) >= delay * 0.95, gaps  # timestamps taken at the server

@@ -152,13 +152,14 @@ class PoliteSession(requests.Session):
         self.complete = complete
         self.user_agent = user_agent
         self.stats = HTTPStats()
+        self.last_response: requests.Response | None = None
 
     def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def,override]
         headers = dict(kwargs.pop("headers", None) or {})
         headers = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
         headers["User-Agent"] = self.user_agent
         kwargs.setdefault("timeout", self.timeout)
-        return send_politely(
+        self.last_response = send_politely(
             lambda: super(PoliteSession, self).request(method, url, *args, headers=headers, **kwargs),
             url,
             delay=self.delay,
@@ -169,6 +170,7 @@ class PoliteSession(requests.Session):
             complete=self.complete,
             transient=(requests.ConnectionError, requests.Timeout),
         )
+        return self.last_response
 
 
 class PoliteClient(httpx.Client):

@@ -94,8 +94,20 @@ def _day_end(day: date) -> datetime:
 
 
 def _feed_complete(response: requests.Response) -> bool:
+    """Whether a 200 body is a whole Atom feed; raises IngestError if it is no feed at all."""
+    head = response.content[:2048]
+    if b"<feed" not in head:
+        kind = response.headers.get("Content-Type", "unknown type")
+        raise IngestError(
+            f"{response.url} did not answer an Atom feed ({kind}, {len(response.content)} bytes): "
+            "the API may have changed"
+        )
     # A cut-off body still parses (lxml recovers), so check that the feed was closed.
     return response.content.rstrip().endswith(b"</feed>")
+
+
+def _entry_count(content: bytes) -> int:
+    return content.count(b"<entry>") + content.count(b"<entry ")
 
 
 class _Client(arxiv.Client):
@@ -115,6 +127,13 @@ class _Client(arxiv.Client):
                 feed = super()._parse_feed(url, first_page=first_page, _try_index=0)
                 if first_page:
                     self.last_total = feed.header.total_results
+                response = getattr(self._session, "last_response", None)
+                if response is not None and len(feed.results) != _entry_count(response.content):
+                    raise IngestError(
+                        f"{url}: only {len(feed.results)} of {_entry_count(response.content)} "
+                        "entries could be read (missing id, published or updated): the API's "
+                        "format may have changed"
+                    )
                 return feed
             except arxiv.UnexpectedEmptyPageError:
                 if attempt == self.empty_page_retries:
@@ -212,7 +231,13 @@ class ArxivAPIClient:
     def _results(self, search: arxiv.Search) -> Iterator[Paper]:
         try:
             for result in self.client.results(search):
-                yield result_to_paper(result)
+                try:
+                    paper = result_to_paper(result)
+                except UserInputError:  # an id that is no arXiv id, e.g. an error entry
+                    raise IngestError(
+                        f"{self.api_url} answered an entry that is not a paper: {result.entry_id}"
+                    ) from None
+                yield paper
         except arxiv.HTTPError as exc:
             hint = "check the query" if 400 <= exc.status < 500 else "the source is failing"
             raise SourceHTTPError(self.api_url, exc.status, hint) from None

@@ -152,3 +152,22 @@ def test_window_query_uses_twelve_digit_dates() -> None:
     assert window_query(["cs.CL", "cs.CV"], date(2026, 11, 15), date(2026, 11, 15)) == (
         "(cat:cs.CL OR cat:cs.CV) AND submittedDate:[202611150000 TO 202611152359]"
     )
+
+
+def test_an_answer_that_is_no_feed_fails_fast(server) -> None:  # type: ignore[no-untyped-def]
+    server.inject([("body", 200, b"<html><body>Service moved</body></html>", "text/html")])
+    with pytest.raises(IngestError, match="did not answer an Atom feed"):
+        list(client(server).fetch_window(["cs.CL"], date(2026, 6, 1), date(2026, 6, 1)))
+    assert len(server.requests) == 1  # not retried
+
+
+def test_entries_the_parser_cannot_read_are_schema_drift_not_silence(server) -> None:  # type: ignore[no-untyped-def]
+    # A real page where one entry lost its <published> element (a renamed field, say).
+    params = {"search_query": "cat:cs.CL AND submittedDate:[202606010000 TO 202606012359]",
+              "max_results": "20", "sortBy": "submittedDate", "sortOrder": "ascending"}
+    body = server.search(params)
+    start = body.index(b"<published>")
+    drifted = body[:start] + body[body.index(b"</published>") + 12:]
+    server.inject([("body", 200, drifted, "application/atom+xml")])
+    with pytest.raises(IngestError, match=r"only 19 of 20 entries could be read"):
+        list(client(server, page_size=20).fetch_window(["cs.CL"], date(2026, 6, 1), date(2026, 6, 1)))

@@ -16,7 +16,8 @@ Answers, in this order:
 3. Anything else: HTTP 400 with an arXiv-style error feed.
 
 ``inject()`` queues faults applied to the next requests: ("status", code, headers),
-("truncate", fraction), ("reset",) and ("pass",) (a normal answer);
+("truncate", fraction), ("reset",), ("body", status, bytes, type) and ("pass",)
+(a normal answer);
 ``inject_every(n, faults)`` faults every n-th request.
 ``max_total`` (30,000 like arXiv) is the last result index a query serves.
 """
@@ -256,7 +257,7 @@ class ArxivFixtureServer:
     def inject(self, faults: list[Fault]) -> None:
         """Queue faults; each one replaces the normal handling of the next request."""
         for fault in faults:
-            if not fault or fault[0] not in ("status", "truncate", "reset", "pass"):
+            if not fault or fault[0] not in ("status", "truncate", "reset", "pass", "body"):
                 raise ValueError(f"unknown fault {fault!r}")
         with self._lock:
             self._faults.extend(tuple(f) for f in faults)
@@ -408,6 +409,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
             self.server.aborted.add(id(self.connection))
             self.close_connection = True
+            return
+        if fault and fault[0] == "body":  # ("body", status, bytes, content type)
+            self._send(int(fault[1]), fault[2], fault[3], {})
             return
         if fault and fault[0] == "status":
             headers = fault[2] if len(fault) > 2 else {}

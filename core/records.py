@@ -50,13 +50,18 @@ def text_hash(title: str, abstract: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CodeLink:
-    """A code repository or project page said to belong to a paper."""
+    """A code repository or project page said to belong to a paper.
+
+    `kind` is "repository" (GitHub, GitLab, Hugging Face, ...) or "project_page" (a web page
+    about the paper, often `*.github.io`).
+    """
 
     arxiv_id: str
     url: str
     source: str
     is_official: bool
     first_seen: datetime | None = None
+    kind: str = "repository"
 
 
 @dataclass(frozen=True, slots=True)

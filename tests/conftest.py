@@ -30,6 +30,17 @@ def arxiv_server(fixtures_dir: Path) -> Iterator[object]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def oai_server(fixtures_dir: Path) -> Iterator[object]:
+    """The loopback OAI-PMH server (recorded arxiv-oai/ files + synthetic daily-arxiv lists)."""
+    from tests.support.oai_server import OAIFixtureServer
+
+    if not (fixtures_dir / "arxiv-oai").is_dir() or not (fixtures_dir / "daily-arxiv").is_dir():
+        pytest.skip(f"OAI-PMH fixtures not found under {fixtures_dir}")
+    with OAIFixtureServer(fixtures_dir) as server:
+        yield server
+
+
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh PAPERRADAR_HOME with fast, offline settings; no PAPERRADAR_* leaks in."""

@@ -199,6 +199,114 @@ def _snapshot_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+OAI_LOOKBACK_DAYS = 7  # default window of a first harvest of a set
+
+
+@ingest_app.command("oai")
+def ingest_oai(
+    set_spec: Annotated[
+        str, typer.Option("--set", help="OAI-PMH set: an archive (cs, math, stat, eess) or "
+                          "group:archive (physics:hep-th).")
+    ] = "cs",
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="First datestamp (day of the last metadata change), YYYY-MM-DD "
+                     f"[default: the set's watermark, or {OAI_LOOKBACK_DAYS} days before --until]."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last datestamp, YYYY-MM-DD [default: today].")
+    ] = None,
+    categories: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated categories or archives (cs) to keep, or 'all' "
+                     "[default: PAPERRADAR_CATEGORIES]."),
+    ] = None,
+    metadata_prefix: Annotated[
+        str, typer.Option("--metadata-prefix", help="arXivRaw (with version history) or arXiv "
+                          "(no version numbers: stored as version 0, never replacing a known one).")
+    ] = "arXivRaw",
+) -> None:
+    """Bulk-harvest a set from arXiv OAI-PMH by datestamp window (resumable, idempotent)."""
+    from core.publish import publish
+    from core.store import Store
+    from ingest._http import RetryPolicy
+    from ingest.oai import OAIClient, check_prefix, check_set, harvest
+
+    settings = _settings()
+    prefix = check_prefix(metadata_prefix)
+    set_name = check_set(set_spec)
+    wanted = _oai_categories(categories, settings.categories)
+    first, last = _parse_date(from_), _parse_date(until)
+    if first and last and first > last:
+        raise UserInputError(f"--from {first} is after --until {last}")
+    client = OAIClient(
+        settings.arxiv_oai_url,
+        delay=settings.arxiv_delay,  # arXiv's 3 s etiquette covers OAI-PMH too (limiter per host)
+        timeout=settings.http_timeout,
+        retry=RetryPolicy(attempts=settings.http_retries, base_delay=settings.http_backoff),
+    )
+    with client, Store.open(settings.work_db) as store:
+        first, last = _oai_window(store, set_name, prefix, wanted, first, last)
+        counts: dict[str, Any] = {}
+        params = {"set": set_name, "from": first, "until": last, "categories": wanted,
+                  "metadata_prefix": prefix}
+        title = (f"OAI-PMH {set_name} ({prefix}): datestamps {first} .. {last}, keeping "
+                 f"{', '.join(wanted) if wanted else 'all categories'}")
+        with store.run("ingest-oai", params, counts, source="oai", window=(first, last)):
+            harvest(store, client, set_name, first, last, prefix, wanted, counts=counts,
+                    on_page=_oai_progress(title),
+                    log=lambda message: err.print(f"OAI-PMH: {message}", markup=False))
+        store.checkpoint()
+    publish(settings.home, settings.work_db, settings.home / "index", {"run": "ingest-oai"})
+    err.print(
+        f"harvested {counts['records']} records in {counts['pages']} pages: {counts['inserted']} new, "
+        f"{counts['updated']} updated, {counts['unchanged']} unchanged, {counts['skipped']} in other "
+        f"categories, {counts['deleted']} deleted; published {settings.published_db}"
+    )
+
+
+def _oai_categories(value: str | None, default: tuple[str, ...]) -> tuple[str, ...] | None:
+    from ingest.arxiv_api import validate_categories
+
+    if value is None:
+        return default
+    if value.strip().lower() == "all":
+        return None
+    return validate_categories(value.split(","))
+
+
+def _oai_window(store: Any, set_spec: str, prefix: Any, wanted: tuple[str, ...] | None,
+                first: date | None, last: date | None) -> tuple[date, date]:
+    """The harvest window: as given; else an unfinished harvest's (so it resumes); else from
+    the set's watermark (or OAI_LOOKBACK_DAYS before `until`) until today."""
+    from ingest.oai import default_since, pending_window, watermark
+
+    if first is None and last is None:
+        pending = pending_window(store, set_spec, prefix, wanted)
+        if pending is not None:
+            return pending
+    last = last or _today()
+    first = first or default_since(watermark(store, set_spec, wanted), last, OAI_LOOKBACK_DAYS)
+    if first > last:
+        raise UserInputError(f"--from {first} is after --until {last}")
+    return first, last
+
+
+def _oai_progress(title: str) -> Any:
+    """A progress line per stored page, under `title` (printed with the first page, so that
+    a request refused at once prints only its one-line error)."""
+
+    def report(page: Any, counts: dict[str, Any]) -> None:
+        if counts["pages"] == 1:
+            err.print(title, markup=False)
+        done = f"{page.cursor + len(page.papers) + page.deleted}/{page.complete_size}" \
+            if page.cursor is not None and page.complete_size else f"{counts['records']}"
+        err.print(f"  page {counts['pages']}: {done} records, {counts['inserted']} new, "
+                  f"{counts['updated']} updated, {counts['skipped']} skipped", markup=False)
+
+    return report
+
+
 def _http_counts(client: Any) -> dict[str, Any]:
     stats = client.stats
     return {"requests": stats.requests, "retries": stats.retries} if stats else {}

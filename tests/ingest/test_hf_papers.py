@@ -120,7 +120,7 @@ def test_parse_is_tolerant_and_strict_where_it_matters() -> None:
 
 
 def test_fetch_papers_is_bounded_and_ordered(srv: PwCFixtureServer) -> None:
-    srv.latency = 0.1
+    srv.latency = 0.06
     ids = ["2605.31603", "2605.30355", "2605.30568", "2605.30931", "2605.30972", "2605.31603v2"]
     with HFPapersClient(srv.hf_url, delay=0, retry=FAST, concurrency=2) as client:
         got = list(client.fetch_papers(ids))

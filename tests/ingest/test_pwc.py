@@ -215,7 +215,7 @@ def test_fetch_papers_keeps_at_most_concurrency_requests_in_flight(srv: PwCFixtu
     ]
     for concurrency in (2, 3):
         srv.reset()
-        srv.latency = 0.1
+        srv.latency = 0.06
         with PwCClient(srv.pwc_url, delay=0, retry=FAST, concurrency=concurrency) as client:
             got = list(client.fetch_papers(ids))
         assert [i for i, _ in got] == list(dict.fromkeys(i.split("v")[0] for i in ids))  # order, once

@@ -338,8 +338,8 @@ class JSONAPIClient:
 
     The transport of PwCClient and HFPapersClient. `client` may be any httpx.Client (tests,
     proxies); the default is a PoliteClient with the given delay, timeout and retry policy.
-    Errors: SourceHTTPError for a status other than 200 (404 only where the caller allows
-    it), IngestError when the host is unreachable or the JSON stays malformed, SchemaDriftError
+    Errors: SourceHTTPError for a status other than 200 (a JSON 404 only where the caller
+    allows it), IngestError when the host is unreachable or the JSON stays malformed, SchemaDriftError
     when the answer is no JSON.
     """
 
@@ -393,7 +393,10 @@ class JSONAPIClient:
             raise IngestError(f"cannot reach {shown}: {type(exc).__name__} {exc}".strip()) from None
         status = response.status_code
         if status == 404 and allow_404:
-            return None
+            if "json" in response.headers.get("Content-Type", ""):
+                return None
+            # The APIs answer an unknown paper in JSON; anything else is a wrong base URL.
+            raise SourceHTTPError(shown, 404, "not the API's JSON answer: check the base URL")
         if status != 200:
             if status == 429 or status >= 500:
                 hint = "still failing after retries; try again later"

@@ -313,6 +313,12 @@ def test_a_4xx_is_not_retried(pwc: PwCClient, srv: PwCFixtureServer) -> None:
     assert len(srv.requests) == 1
 
 
+def test_a_404_that_is_no_api_answer_is_a_wrong_base_url(pwc: PwCClient, srv: PwCFixtureServer) -> None:
+    srv.inject([("body", 404, b"<html>Not Found</html>", "text/html")])
+    with pytest.raises(SourceHTTPError, match="HTTP 404 .*check the base URL"):
+        pwc.fetch_paper("2605.30639")
+
+
 def test_5xx_that_persists_becomes_a_source_error(srv: PwCFixtureServer) -> None:
     srv.inject([("status", 503, {})] * 2)
     with PwCClient(srv.pwc_url, delay=0, retry=RetryPolicy(attempts=2, base_delay=0.01)) as client:

@@ -180,7 +180,7 @@ def test_a_large_links_dump_streams_in_every_format(tmp_path: Path, name: str) -
         write_parquet(path, rows)
     else:
         write_json(path, rows, lines=".jsonl" in name)
-    stats, progress = DumpStats(), []
+    stats, progress = DumpStats(), list[int]()
     got = list(iter_links(path, stats, on_progress=progress.append))
     assert stats.rows == len(rows) and stats.skipped == 200  # the synthetic rows without an id
     assert progress == [10_000]

@@ -76,10 +76,37 @@ def code_link_sample(papers: list[dict[str, str | None]]) -> list[dict[str, str 
     return [p for p in picked if not (p["arxiv_id"] in seen or seen.add(p["arxiv_id"]))]
 
 
+def venue_holdout(papers: list[dict[str, str | None]], taken: set[str | None]) -> list[dict[str, str | None]]:
+    """A second draw, labelled after the extractor was written and never used to tune it."""
+    with_comment = [p for p in papers if p["comment"] and p["arxiv_id"] not in taken]
+    venue_ish = [p for p in with_comment if VENUE_ISH.search(p["comment"]) and not NOT_YET.search(p["comment"])]
+    tricky = [p for p in with_comment if NOT_YET.search(p["comment"]) and ACRONYM_YEAR.search(p["comment"])]
+    picked = (
+        random.Random(11).sample(venue_ish, 40)
+        + random.Random(12).sample(tricky, 20)
+        + random.Random(13).sample(with_comment, 20)
+    )
+    return [{"arxiv_id": p["arxiv_id"], "comment": p["comment"]} for p in dict.fromkeys(map(id, picked)) and picked]
+
+
+def code_link_holdout(papers: list[dict[str, str | None]], taken: set[str | None]) -> list[dict[str, str | None]]:
+    """A second draw of 40 papers for the code links, labelled after the extractor was written."""
+    rest = [p for p in papers if p["arxiv_id"] not in taken]
+    url_ish = [p for p in rest if URL_ISH.search(f"{p['comment'] or ''} {p['abstract']}")]
+    return random.Random(14).sample(url_ish, 20) + random.Random(15).sample(rest, 20)
+
+
 def main(fixture: Path, out: Path) -> None:
     papers = load(fixture)
     out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("venue_sample", venue_sample(papers)), ("code_link_sample", code_link_sample(papers))):
+    venues, links = venue_sample(papers), code_link_sample(papers)
+    samples = (
+        ("venue_sample", venues),
+        ("code_link_sample", links),
+        ("venue_holdout", venue_holdout(papers, {p["arxiv_id"] for p in venues})),
+        ("code_link_holdout", code_link_holdout(papers, {p["arxiv_id"] for p in links})),
+    )
+    for name, rows in samples:
         with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -28,33 +29,55 @@ R = TypeVar("R")
 
 
 class RateLimiter:
-    """At most one request per `delay` seconds for one host, across all threads of the process."""
+    """Spacing and concurrency of requests to one host, across all threads of the process.
+
+    A request starts at least `delay` seconds after the previous one started and after the
+    previous one finished, and at most `concurrency` are in flight. Spacing from the end of
+    the last answer is what makes the rule hold where it counts, at the server: a request
+    that arrives there late (a slow network, a busy thread) cannot end up closer than
+    `delay` to the next one.
+    """
 
     _shared: dict[str, RateLimiter] = {}
     _shared_lock = threading.Lock()
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, concurrency: int = 1) -> None:
         self.delay = delay
-        self._lock = threading.Lock()
+        self.concurrency = concurrency
+        self._cond = threading.Condition()
         self._next_at = 0.0
+        self._in_flight = 0
 
     @classmethod
-    def for_host(cls, host: str, delay: float) -> RateLimiter:
+    def for_host(cls, host: str, delay: float, concurrency: int = 1) -> RateLimiter:
         """The process-wide limiter of a host (arXiv's API and OAI-PMH share one budget)."""
         with cls._shared_lock:
             limiter = cls._shared.get(host)
             if limiter is None:
-                limiter = cls._shared[host] = cls(delay)
+                limiter = cls._shared[host] = cls(delay, concurrency)
             limiter.delay = delay
+            limiter.concurrency = concurrency
             return limiter
 
-    def wait(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if now < self._next_at:
-                time.sleep(self._next_at - now)
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one request's place: waits for the spacing and a free slot."""
+        with self._cond:
+            while True:
                 now = time.monotonic()
+                free = self._in_flight < self.concurrency
+                if free and now >= self._next_at:
+                    break
+                self._cond.wait(self._next_at - now if free else None)
+            self._in_flight += 1
             self._next_at = now + self.delay
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._next_at = max(self._next_at, time.monotonic() + self.delay)
+                self._cond.notify_all()
 
 
 @dataclass
@@ -92,23 +115,24 @@ def send_politely(
     header: Callable[[R, str], str | None],
     complete: Callable[[R], bool] | None = None,
     transient: tuple[type[BaseException], ...] = (),
+    concurrency: int = 1,
 ) -> R:
     """The one retry loop, for any HTTP library: `send()` makes one request.
 
-    Waits for the host's rate limit before every attempt; retries `transient` exceptions,
+    Waits for the host's rate limit (RateLimiter) before every attempt; retries `transient` exceptions,
     RETRY_STATUSES (honouring Retry-After) and 200 bodies that `complete` rejects, with
     exponential backoff and jitter, `retry.attempts` times in all. After the last attempt
     an exception is re-raised, a retryable status is returned for the caller to report,
     and an incomplete body raises IngestError.
     """
-    limiter = RateLimiter.for_host(urlsplit(url).netloc, delay)
+    limiter = RateLimiter.for_host(urlsplit(url).netloc, delay, concurrency)
     attempt = 0
     while True:
-        limiter.wait()
-        stats.requests += 1
         retry_after: float | None = None
         try:
-            response = send()
+            with limiter.slot():
+                stats.requests += 1
+                response = send()
         except transient as exc:
             if attempt + 1 >= retry.attempts:
                 raise
@@ -187,6 +211,7 @@ class PoliteClient(httpx.Client):
         retry: RetryPolicy | None = None,
         complete: Callable[[httpx.Response], bool] | None = None,
         user_agent: str = USER_AGENT,
+        concurrency: int = 1,
         **kwargs: Any,
     ) -> None:
         headers = {"User-Agent": user_agent, **kwargs.pop("headers", {})}
@@ -194,6 +219,7 @@ class PoliteClient(httpx.Client):
         self.delay = delay
         self.retry = retry or RetryPolicy()
         self.complete = complete
+        self.concurrency = concurrency
         self.stats = HTTPStats()
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
@@ -207,6 +233,7 @@ class PoliteClient(httpx.Client):
             header=lambda r, name: r.headers.get(name),
             complete=self.complete,
             transient=(httpx.TransportError,),
+            concurrency=self.concurrency,
         )
 
 

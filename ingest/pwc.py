@@ -356,7 +356,8 @@ class JSONAPIClient:
             raise UserInputError(f"concurrency must be at least 1, not {concurrency}")
         self.base_url = base_url.rstrip("/")
         self.client = client or PoliteClient(
-            delay=delay, timeout=timeout, retry=retry, complete=_json_complete
+            delay=delay, timeout=timeout, retry=retry, complete=_json_complete,
+            concurrency=concurrency,
         )
         self.concurrency = concurrency
         self.skipped = 0  # papers without an arXiv id

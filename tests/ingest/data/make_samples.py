@@ -76,17 +76,21 @@ def code_link_sample(papers: list[dict[str, str | None]]) -> list[dict[str, str 
     return [p for p in picked if not (p["arxiv_id"] in seen or seen.add(p["arxiv_id"]))]
 
 
-def venue_holdout(papers: list[dict[str, str | None]], taken: set[str | None]) -> list[dict[str, str | None]]:
-    """A second draw, labelled after the extractor was written and never used to tune it."""
+def venue_holdout(
+    papers: list[dict[str, str | None]], taken: set[str | None], seeds: tuple[int, int, int] = (11, 12, 13),
+    sizes: tuple[int, int, int] = (40, 20, 20),
+) -> list[dict[str, str | None]]:
+    """A further draw, labelled after the extractor was written: venue-like, tricky, random."""
     with_comment = [p for p in papers if p["comment"] and p["arxiv_id"] not in taken]
     venue_ish = [p for p in with_comment if VENUE_ISH.search(p["comment"]) and not NOT_YET.search(p["comment"])]
     tricky = [p for p in with_comment if NOT_YET.search(p["comment"]) and ACRONYM_YEAR.search(p["comment"])]
     picked = (
-        random.Random(11).sample(venue_ish, 40)
-        + random.Random(12).sample(tricky, 20)
-        + random.Random(13).sample(with_comment, 20)
+        random.Random(seeds[0]).sample(venue_ish, sizes[0])
+        + random.Random(seeds[1]).sample(tricky, sizes[1])
+        + random.Random(seeds[2]).sample(with_comment, sizes[2])
     )
-    return [{"arxiv_id": p["arxiv_id"], "comment": p["comment"]} for p in dict.fromkeys(map(id, picked)) and picked]
+    unique = {p["arxiv_id"]: p for p in picked}
+    return [{"arxiv_id": p["arxiv_id"], "comment": p["comment"]} for p in unique.values()]
 
 
 def code_link_holdout(papers: list[dict[str, str | None]], taken: set[str | None]) -> list[dict[str, str | None]]:
@@ -100,10 +104,14 @@ def main(fixture: Path, out: Path) -> None:
     papers = load(fixture)
     out.mkdir(parents=True, exist_ok=True)
     venues, links = venue_sample(papers), code_link_sample(papers)
+    holdout = venue_holdout(papers, {p["arxiv_id"] for p in venues})
+    # The second holdout was drawn and labelled after the extractor had been tuned on the first.
+    taken = {p["arxiv_id"] for p in venues + holdout}
     samples = (
         ("venue_sample", venues),
         ("code_link_sample", links),
-        ("venue_holdout", venue_holdout(papers, {p["arxiv_id"] for p in venues})),
+        ("venue_holdout", holdout),
+        ("venue_holdout2", venue_holdout(papers, taken, seeds=(21, 22, 23), sizes=(30, 15, 15))),
         ("code_link_holdout", code_link_holdout(papers, {p["arxiv_id"] for p in links})),
     )
     for name, rows in samples:

@@ -43,13 +43,17 @@ def load(folder: Path) -> list[dict[str, str | None]]:
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             for line in lines:
                 rec = json.loads(line)
-                papers.append({"arxiv_id": rec["id"], "comment": rec["comments"], "abstract": rec["abstract"]})
+                papers.append(
+                    {"arxiv_id": rec["id"], "comment": rec["comments"], "abstract": rec["abstract"]}
+                )
     return papers
 
 
 def venue_sample(papers: list[dict[str, str | None]]) -> list[dict[str, str | None]]:
     with_comment = [p for p in papers if p["comment"]]
-    venue_ish = [p for p in with_comment if VENUE_ISH.search(p["comment"]) and not NOT_YET.search(p["comment"])]
+    venue_ish = [
+        p for p in with_comment if VENUE_ISH.search(p["comment"]) and not NOT_YET.search(p["comment"])
+    ]
     tricky = [p for p in with_comment if NOT_YET.search(p["comment"])]
     tricky_named = [p for p in tricky if ACRONYM_YEAR.search(p["comment"])]
     by_id = {p["arxiv_id"]: p for p in with_comment}
@@ -77,12 +81,16 @@ def code_link_sample(papers: list[dict[str, str | None]]) -> list[dict[str, str 
 
 
 def venue_holdout(
-    papers: list[dict[str, str | None]], taken: set[str | None], seeds: tuple[int, int, int] = (11, 12, 13),
+    papers: list[dict[str, str | None]],
+    taken: set[str | None],
+    seeds: tuple[int, int, int] = (11, 12, 13),
     sizes: tuple[int, int, int] = (40, 20, 20),
 ) -> list[dict[str, str | None]]:
     """A further draw, labelled after the extractor was written: venue-like, tricky, random."""
     with_comment = [p for p in papers if p["comment"] and p["arxiv_id"] not in taken]
-    venue_ish = [p for p in with_comment if VENUE_ISH.search(p["comment"]) and not NOT_YET.search(p["comment"])]
+    venue_ish = [
+        p for p in with_comment if VENUE_ISH.search(p["comment"]) and not NOT_YET.search(p["comment"])
+    ]
     tricky = [p for p in with_comment if NOT_YET.search(p["comment"]) and ACRONYM_YEAR.search(p["comment"])]
     picked = (
         random.Random(seeds[0]).sample(venue_ish, sizes[0])
@@ -93,7 +101,9 @@ def venue_holdout(
     return [{"arxiv_id": p["arxiv_id"], "comment": p["comment"]} for p in unique.values()]
 
 
-def code_link_holdout(papers: list[dict[str, str | None]], taken: set[str | None]) -> list[dict[str, str | None]]:
+def code_link_holdout(
+    papers: list[dict[str, str | None]], taken: set[str | None]
+) -> list[dict[str, str | None]]:
     """A second draw of 40 papers for the code links, labelled after the extractor was written."""
     rest = [p for p in papers if p["arxiv_id"] not in taken]
     url_ish = [p for p in rest if URL_ISH.search(f"{p['comment'] or ''} {p['abstract']}")]

@@ -108,9 +108,12 @@ _PLAIN_WORD = re.compile(r"[a-z]+\.?")
 # Words that make a URL on another site the project's page: "Project page: https://...", "Code is
 # available at https://lab.example.org/tool".
 _PAGE_CUE = re.compile(
-    r"project|website|web\s*site|home\s*page|web\s*page|\bcodes?\b|source|implementation", re.IGNORECASE
+    r"project|website|web\s*site|home\s*page|web\s*page|(?<![\w-])(?:codes?|source)\b|open[- ]?sourced?"
+    r"|implementation",
+    re.IGNORECASE,
 )
 _CUE_WINDOW = 60
+_SPACES = re.compile(r"\s+")
 
 
 def extract_code_links(arxiv_id: str, comment: str | None, abstract: str | None) -> list[CodeLink]:
@@ -336,9 +339,9 @@ def _introduced_as_page(text: str, floor: int, start: int, url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host in _NOT_PAGES or host.endswith(".youtube.com"):
         return False
-    before = text[max(floor, start - _CUE_WINDOW) : start]
+    before = _SPACES.sub(" ", text[max(floor, start - _CUE_WINDOW) : start])
     # Only the clause that holds the URL: "Project page: A. Demo: B" does not make B a page.
-    for stop in (". ", "; ", "\n\n"):
+    for stop in (". ", "; "):
         cut = before.rfind(stop)
         if cut >= 0:
             before = before[cut + len(stop) :]

@@ -194,10 +194,13 @@ def _urls(comment: str | None, abstract: str = "") -> list[tuple[str, str]]:
         ),
         ("Code: https://www.tue-mps.org/eomt/", [("https://tue-mps.org/eomt", "project_page")]),
         ("Video: https://youtu.be/abc. Data: https://zenodo.org/records/1", []),
+        ("Demo is available at https://studio.example.ai/demo/", []),  # a demo: not code, not the page
         (
-            "Demo is available at https://studio.example.ai/demo/",
-            [],
-        ),  # a demo, not code or the project's page
+            "Results are open-sourced at https://board.netlify.app/",
+            [("https://board.netlify.app", "project_page")],
+        ),
+        ("for Burmese and other low-resource languages.\nhttps://leaderboard.example.ai/x", []),
+        ("for community research.\n  Chat: https://chat.example.ai", []),  # the cue is a sentence before
         ("Project page: https://doi.org/10.1/x", []),  # never a project page
         ("Code will be released at https://github.com/anonymous/x upon acceptance.", []),
         (

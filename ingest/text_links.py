@@ -123,7 +123,7 @@ def extract_code_links(arxiv_id: str, comment: str | None, abstract: str | None)
     ['https://github.com/org/repo']
 
     Every link is official (the authors state it) with source "text"; each URL appears once per
-    paper, comment first. Text that mentions no link costs one regex search.
+    paper, comment first. Text that mentions no link costs a lower-casing and one regex search.
     """
     links: list[CodeLink] = []
     seen: set[str] = set()

@@ -25,6 +25,7 @@ from core.errors import IngestError
 
 USER_AGENT = "paperradar/0.1 (research paper tracker; https://github.com/paperradar/paperradar)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+ARXIV_BUDGET = "arxiv"  # export.arxiv.org, oaipmh.arxiv.org: one request every N s in all
 R = TypeVar("R")
 
 
@@ -116,6 +117,7 @@ def send_politely(
     complete: Callable[[R], bool] | None = None,
     transient: tuple[type[BaseException], ...] = (),
     concurrency: int = 1,
+    budget: str | None = None,
 ) -> R:
     """The one retry loop, for any HTTP library: `send()` makes one request.
 
@@ -123,9 +125,10 @@ def send_politely(
     RETRY_STATUSES (honouring Retry-After) and 200 bodies that `complete` rejects, with
     exponential backoff and jitter, `retry.attempts` times in all. After the last attempt
     an exception is re-raised, a retryable status is returned for the caller to report,
-    and an incomplete body raises IngestError.
+    and an incomplete body raises IngestError. `budget` names a limiter shared by several
+    hosts (arXiv's API and OAI-PMH hosts share one: ARXIV_BUDGET); by default the host's own.
     """
-    limiter = RateLimiter.for_host(urlsplit(url).netloc, delay, concurrency)
+    limiter = RateLimiter.for_host(budget or urlsplit(url).netloc, delay, concurrency)
     attempt = 0
     while True:
         retry_after: float | None = None
@@ -168,8 +171,10 @@ class PoliteSession(requests.Session):
         retry: RetryPolicy | None = None,
         complete: Callable[[requests.Response], bool] | None = None,
         user_agent: str = USER_AGENT,
+        budget: str | None = None,
     ) -> None:
         super().__init__()
+        self.budget = budget
         self.delay = delay
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -193,6 +198,7 @@ class PoliteSession(requests.Session):
             header=lambda r, name: r.headers.get(name),
             complete=self.complete,
             transient=(requests.ConnectionError, requests.Timeout),
+            budget=self.budget,
         )
         return self.last_response
 
@@ -212,6 +218,7 @@ class PoliteClient(httpx.Client):
         complete: Callable[[httpx.Response], bool] | None = None,
         user_agent: str = USER_AGENT,
         concurrency: int = 1,
+        budget: str | None = None,
         **kwargs: Any,
     ) -> None:
         headers = {"User-Agent": user_agent, **kwargs.pop("headers", {})}
@@ -220,6 +227,7 @@ class PoliteClient(httpx.Client):
         self.retry = retry or RetryPolicy()
         self.complete = complete
         self.concurrency = concurrency
+        self.budget = budget
         self.stats = HTTPStats()
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
@@ -234,6 +242,7 @@ class PoliteClient(httpx.Client):
             complete=self.complete,
             transient=(httpx.TransportError,),
             concurrency=self.concurrency,
+            budget=self.budget,
         )
 
 

@@ -29,7 +29,7 @@ from lxml import etree
 from core.arxiv_ids import split_arxiv_id
 from core.errors import IngestError, SourceHTTPError, UserInputError
 from core.records import Paper
-from ingest._http import HTTPStats, PoliteClient, RetryPolicy
+from ingest._http import ARXIV_BUDGET, HTTPStats, PoliteClient, RetryPolicy
 from ingest.arxiv_api import clean_text
 
 if TYPE_CHECKING:
@@ -381,7 +381,7 @@ class OAIClient:
     ) -> None:
         self.base_url = base_url
         self.http = client or PoliteClient(delay=delay, timeout=timeout, retry=retry,
-                                           complete=_oai_complete)
+                                           complete=_oai_complete, budget=ARXIV_BUDGET)
 
     @property
     def stats(self) -> HTTPStats | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -175,3 +176,33 @@ def test_requests_never_come_faster_than_the_delay_retries_included(
     assert len(stamps) >= 5
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     assert min(gaps) >= delay * 0.95, gaps  # timestamps taken at the server
+
+
+def test_the_api_and_oai_pmh_share_one_arxiv_budget(server, oai_server) -> None:  # type: ignore[no-untyped-def]
+    # Two threads, two arXiv endpoints (two loopback servers here, two hosts at arXiv): the
+    # requests of both, merged in time order at the servers, are still spaced by the delay.
+    import threading
+
+    from ingest.arxiv_api import ArxivAPIClient
+    from ingest.oai import OAIClient
+
+    oai_server.reset()
+    oai_server.page_size = 100
+    delay = 0.2
+    api = ArxivAPIClient(server.api_url, delay=delay, page_size=100)
+    oai = OAIClient(oai_server.oai_url, delay=delay)
+    work = [
+        lambda: sum(1 for _ in api.fetch_window(["cs.CL"], date(2026, 6, 1), date(2026, 6, 4))),
+        lambda: sum(1 for page in itertools.islice(
+            oai.list_records("cs", date(2026, 6, 2), date(2026, 6, 2)), 5)),
+    ]
+    threads = [threading.Thread(target=job) for job in work]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stamps = sorted([t for t, _ in server.requests] + [t for t, _ in oai_server.requests])
+    assert len(server.requests) >= 4 and len(oai_server.requests) >= 4
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert min(gaps) >= delay * 0.95, gaps
+    oai_server.reset()

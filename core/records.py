@@ -1,10 +1,12 @@
-"""Typed records that flow from ingest/ into core/store: one per paper, code link or venue mention."""
+"""Typed records that flow from ingest/ into core/store: papers (single or batched), code links, venues."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 
 WITHDRAWN_MARKERS = ("this paper has been withdrawn", "this article has been withdrawn")
 
@@ -34,8 +36,7 @@ class Paper:
     @property
     def withdrawn(self) -> bool:
         """arXiv marks withdrawals in the comment or abstract, not in a field of their own."""
-        text = f"{self.comment or ''} {self.abstract[:300]}".lower()
-        return any(marker in text for marker in WITHDRAWN_MARKERS)
+        return is_withdrawn(self.comment, self.abstract)
 
     @property
     def content_hash(self) -> str:
@@ -46,6 +47,43 @@ class Paper:
 def text_hash(title: str, abstract: str) -> str:
     """Stable 16-hex-digit hash of title + abstract (what the embedding is computed from)."""
     return hashlib.blake2b(f"{title}\n{abstract}".encode(), digest_size=8).hexdigest()
+
+
+def is_withdrawn(comment: str | None, abstract: str) -> bool:
+    """Whether a comment or the start of an abstract says the paper was withdrawn."""
+    text = f"{comment or ''} {abstract[:300]}".lower()
+    # Every marker contains "withdrawn": one search rules out nearly all papers.
+    return "withdrawn" in text and any(marker in text for marker in WITHDRAWN_MARKERS)
+
+
+PAPER_FIELDS = tuple(f.name for f in fields(Paper))
+# One Paper as a tuple of its fields, in PAPER_FIELDS order: `Paper(*row)`.
+PaperRow = tuple[
+    str, int, str, str, tuple[str, ...], datetime, datetime, str, tuple[str, ...],
+    str | None, str | None, str | None, str,
+]
+_row_of = attrgetter(*PAPER_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperBatch:
+    """Many papers as rows of Paper's fields, for bulk loads (the snapshot import).
+
+    A tuple is a tenth of the cost of a Paper to build, and the store reads columns
+    straight out of the rows; `Paper(*row)` (or iterating the batch) gives the records.
+    """
+
+    rows: list[PaperRow]
+
+    @classmethod
+    def of(cls, papers: Iterable[Paper]) -> PaperBatch:
+        return cls([_row_of(p) for p in papers])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Paper]:
+        return (Paper(*row) for row in self.rows)
 
 
 @dataclass(frozen=True, slots=True)

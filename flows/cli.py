@@ -151,7 +151,7 @@ def ingest_snapshot(
 
     from core.publish import publish
     from core.store import Store
-    from ingest.snapshot import iter_snapshot_files
+    from ingest.snapshot import iter_snapshot_batches
 
     settings = _settings()
     files = _snapshot_files(paths)
@@ -169,9 +169,10 @@ def ingest_snapshot(
                           DownloadColumn(), TimeRemainingColumn(), console=err,
                           transient=True) as bar:
                 task = bar.add_task("snapshot", total=total)
-                papers = iter_snapshot_files(files, wanted,
-                                             on_progress=lambda done: bar.update(task, completed=done))
-                result = store.upsert_papers(papers, batch_size=20_000)
+                batches = iter_snapshot_batches(files, wanted,
+                                                on_progress=lambda done: bar.update(task, completed=done))
+                # Parses the next batch in a background thread while this one is written.
+                result = store.upsert_papers(batches, read_ahead=True)
             counts.update(inserted=result.inserted, updated=result.updated,
                           unchanged=result.unchanged)
         store.checkpoint()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import shutil
 import time
 from datetime import datetime
@@ -14,9 +15,14 @@ import pytest
 
 from core.errors import IngestError
 from core.records import Paper
-from core.store import Store
+from core.store import PAPER_COLUMNS, Store, paper_key
 from ingest.arxiv_api import clean_text
-from ingest.snapshot import iter_snapshot, iter_snapshot_files, parse_snapshot_line
+from ingest.snapshot import (
+    iter_snapshot,
+    iter_snapshot_batches,
+    iter_snapshot_files,
+    parse_snapshot_line,
+)
 from tests.support.records import author_names
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
@@ -157,18 +163,84 @@ def test_progress_reports_increasing_bytes_up_to_the_file_size(tmp_path: Path) -
     assert total == sorted(total) and total[-1] == sum(p.stat().st_size for p in DAILY[:2])
 
 
+def test_text_cleaning_is_split_and_join() -> None:
+    # clean_text skips the split when nothing needs collapsing: check it against the
+    # definition on every kind of whitespace str.split() knows, ASCII or not.
+    chars = [" ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2003",
+             "\u3000", "a", "é", "\x00", "\u200b"]
+    rng = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 8)))
+        assert clean_text(text) == " ".join(text.split()), repr(text)
+    assert clean_text(None) == ""
+
+
+@pytest.mark.parametrize("wanted", [None, {"cs.CL", "cs.CV"}])
+def test_batches_hold_the_same_papers_in_order(wanted: set[str] | None) -> None:
+    files = DAILY[:3]
+    papers = list(iter_snapshot_files(files, wanted))
+    seen: list[int] = []
+    batches = list(iter_snapshot_batches(files, wanted, on_progress=seen.append, batch_size=4000))
+    assert [len(b) for b in batches[:-1]] == [4000] * (len(batches) - 1)
+    assert 0 < len(batches[-1]) <= 4000
+    assert [p for batch in batches for p in batch] == papers and len(papers) > 4000
+    assert seen == sorted(seen) and seen[-1] == sum(f.stat().st_size for f in files)
+
+
+def test_batches_before_a_malformed_line_are_delivered_then_the_error(tmp_path: Path) -> None:
+    lines = HEAD.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "broken.jsonl"
+    path.write_bytes(b"".join(lines[:130]) + b"{not json\n" + b"".join(lines[130:]))
+    got = []
+    with pytest.raises(IngestError, match=r"broken\.jsonl line 131: not valid JSON"):
+        for batch in iter_snapshot_batches([path], batch_size=50):
+            got.append(batch)
+    # Lines 101-130 were in the batch with the bad line: not delivered.
+    assert [len(b) for b in got] == [50, 50]
+
+
+def test_gzip_members_padding_and_truncation(tmp_path: Path) -> None:
+    packed = gzip.compress(HEAD.read_bytes())
+    joined = tmp_path / "joined.jsonl.gz"  # what `gzip` accepts: members, zero padding between
+    joined.write_bytes(packed + b"\0" * 7 + packed)
+    assert [p.arxiv_id for p in iter_snapshot(joined)] == [p.arxiv_id for p in iter_snapshot(HEAD)] * 2
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(DAILY[0].read_bytes()[:200_000])
+    with pytest.raises(IngestError, match=r"cut\.jsonl\.gz after line \d+: unreadable .*re-download"):
+        list(iter_snapshot(cut))
+    garbled = tmp_path / "garbled.jsonl.gz"
+    garbled.write_bytes(packed + b"not gzip")
+    with pytest.raises(IngestError, match=r"garbled\.jsonl\.gz after line 200: unreadable"):
+        list(iter_snapshot(garbled))
+
+
 @pytest.mark.slow
 def test_daily_arxiv_into_a_real_store_and_reimport_is_a_no_op(tmp_path: Path) -> None:
     expected = {r["id"] for path in DAILY for r in raw_records(path)}
     assert len(expected) == 71_990
-    with Store.open(tmp_path / "paperradar.duckdb") as store:
+    db = tmp_path / "paperradar.duckdb"
+    with Store.open(db) as store:
         started = time.perf_counter()
-        first = store.upsert_papers(iter_snapshot_files(DAILY), batch_size=20_000)
+        first = store.upsert_papers(iter_snapshot_batches(DAILY), read_ahead=True)
         elapsed = time.perf_counter() - started
         assert (first.inserted, first.updated) == (71_990, 0)
         assert store.count_papers() == 71_990
-        _, rows = store.query("SELECT arxiv_id FROM papers")
-        assert {r[0] for r in rows} == expected
+        # Checkpointed as DuckDB would have: the WAL does not hold the import.
+        wal = db.with_name(db.name + ".wal")
+        assert not wal.exists() or wal.stat().st_size < 2**20
+        # Every column as the Paper records say, derived ones included.
+        cols = ", ".join(PAPER_COLUMNS)
+        rows = {r[1]: r for r in store.con.execute(f"SELECT {cols} FROM papers").fetchall()}
+        assert set(rows) == expected
+        for paper in iter_snapshot_files(DAILY):
+            assert rows[paper.arxiv_id] == (
+                paper_key(paper.arxiv_id), paper.arxiv_id, paper.version, paper.title, paper.abstract,
+                list(paper.authors), paper.published, paper.updated, paper.primary_category,
+                list(paper.categories), paper.comment, paper.journal_ref, paper.doi, paper.withdrawn,
+                paper.content_hash, paper.source)
+        again = store.upsert_papers(iter_snapshot_batches(DAILY), read_ahead=True)
+        assert (again.inserted, again.updated, again.unchanged) == (0, 0, 71_990)
+        # The one-Paper-at-a-time path agrees.
         again = store.upsert_papers(iter_snapshot_files(DAILY), batch_size=20_000)
         assert (again.inserted, again.updated, again.unchanged) == (0, 0, 71_990)
     print(f"imported 71,990 papers in {elapsed:.1f}s ({71_990 / elapsed:,.0f}/s)")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
+from typing import Any
 
 WITHDRAWN_MARKERS = ("this paper has been withdrawn", "this article has been withdrawn")
 
@@ -112,3 +113,34 @@ class VenueMention:
     source: str
     raw: str
     kind: str = "main"
+
+
+@dataclass(frozen=True, slots=True)
+class Enrichment:
+    """What one source says about one arXiv paper beyond its metadata.
+
+    `arxiv_id` is version-less; `code_links` hold repositories and project pages (CodeLink.kind)
+    with the source ("pwc", "hf", "dump") and its official flag; `conference` is the raw venue
+    text (normalised later, with the arXiv comment); `stars` are GitHub stars where the source
+    gives them. `extra` keeps the rest worth storing: hf_models/hf_datasets/hf_spaces URLs,
+    organizations, title, published, upvotes, ai_keywords, the raw venue fields.
+    """
+
+    arxiv_id: str
+    source: str
+    code_links: tuple[CodeLink, ...] = ()
+    conference: str | None = None
+    tasks: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    frameworks: tuple[str, ...] = ()
+    citation_count: int | None = None
+    stars: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def repositories(self) -> tuple[CodeLink, ...]:
+        return tuple(link for link in self.code_links if link.kind == "repository")
+
+    @property
+    def project_pages(self) -> tuple[CodeLink, ...]:
+        return tuple(link for link in self.code_links if link.kind == "project_page")

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         "https://huggingface.co/api",
         description="Hugging Face Papers API.",
     )
+    enrich_delay: float = Field(
+        0.6,
+        ge=0,
+        description="Seconds between two requests to Papers with Code or Hugging Face (the "
+        "anonymous Hugging Face limit is about 500 requests per 5 minutes). Tests set 0.",
+    )
     model: str = Field(
         DEFAULT_MODEL,
         description="sentence-transformers model name or path; all-MiniLM-L6-v2 loads "

@@ -25,7 +25,17 @@ import duckdb
 import pyarrow as pa
 
 from core.errors import StoreError, StoreMissingError
-from core.records import PAPER_FIELDS, Paper, PaperBatch, PaperRow, is_withdrawn, text_hash
+from core.records import (
+    PAPER_FIELDS,
+    CodeLink,
+    Enrichment,
+    Paper,
+    PaperBatch,
+    PaperRow,
+    VenueMention,
+    is_withdrawn,
+    text_hash,
+)
 
 PAPER_COLUMNS = (
     "paper_id",
@@ -184,6 +194,59 @@ def _m002_run_columns(con: duckdb.DuckDBPyConnection) -> None:
                          ("papers_unchanged", "INTEGER"), ("requests", "INTEGER"),
                          ("retries", "INTEGER")):
         con.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+
+
+@migration(3, "enrichment: code link kinds, venue kinds in the key, enrichments, checks")
+def _m003_enrichment(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("ALTER TABLE code_links ADD COLUMN kind VARCHAR DEFAULT 'repository'")
+    # A paper can be at "ICML" twice: the main conference and a workshop there.
+    con.execute(
+        """
+        CREATE TABLE venue_mentions_v3 (
+            arxiv_id VARCHAR NOT NULL,
+            venue    VARCHAR NOT NULL,              -- canonical name, e.g. ICML, TMLR
+            year     INTEGER,
+            kind     VARCHAR NOT NULL,              -- main, workshop, findings, journal, demo
+            source   VARCHAR NOT NULL,              -- comment, journal_ref, pwc, dump
+            raw      VARCHAR NOT NULL,              -- the text it was read from
+            position INTEGER NOT NULL,              -- order of the mention in its source
+            PRIMARY KEY (arxiv_id, source, venue, kind)
+        )
+        """
+    )
+    con.execute("INSERT INTO venue_mentions_v3 SELECT arxiv_id, venue, year, kind, source, raw, "
+                "row_number() OVER (PARTITION BY arxiv_id, source) FROM venue_mentions")
+    con.execute("DROP TABLE venue_mentions")
+    con.execute("ALTER TABLE venue_mentions_v3 RENAME TO venue_mentions")
+    con.execute(
+        """
+        CREATE TABLE enrichments (
+            arxiv_id       VARCHAR NOT NULL,
+            source         VARCHAR NOT NULL,        -- pwc, hf, dump
+            conference     VARCHAR,                 -- as the source names it
+            tasks          VARCHAR[],
+            methods        VARCHAR[],
+            frameworks     VARCHAR[],
+            citation_count INTEGER,
+            stars          INTEGER,                 -- GitHub stars (Hugging Face)
+            extra          JSON,
+            fetched_at     TIMESTAMP NOT NULL,
+            PRIMARY KEY (arxiv_id, source)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE enrich_checks (
+            arxiv_id   VARCHAR NOT NULL,
+            source     VARCHAR NOT NULL,            -- pwc, hf, text
+            checked_at TIMESTAMP NOT NULL,          -- last time the source was asked
+            checks     INTEGER NOT NULL,            -- how many times
+            found      BOOLEAN NOT NULL,            -- whether the source knew the paper
+            PRIMARY KEY (arxiv_id, source)
+        )
+        """
+    )
 
 
 # ---------------------------------------------------------------- the store
@@ -541,6 +604,195 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
+
+    # -- enrichment: code links, venues, what each source said, when it was asked
+
+    def add_code_links(self, links: Iterable[CodeLink], now: datetime | None = None) -> int:
+        """Store code links of papers in the store; returns how many are new.
+
+        A link seen again keeps its first_seen (so "days from v1 to code" stays true) and
+        becomes official if any source says so. Links of unknown papers are ignored.
+        """
+        rows = [(link.arxiv_id, link.url, link.source, link.is_official, link.kind,
+                 link.first_seen or now or _now()) for link in links]
+        if not rows:
+            return 0
+        table = pa.table(list(zip(*rows, strict=True)),
+                         names=["arxiv_id", "url", "source", "is_official", "kind", "first_seen"])
+        before = self._count("code_links")
+        with self._registered("incoming_links", table), self.transaction():
+            self.con.execute(
+                """
+                INSERT INTO code_links (arxiv_id, url, source, is_official, first_seen, kind)
+                SELECT arxiv_id, url, source, bool_or(is_official), min(first_seen), any_value(kind)
+                FROM incoming_links WHERE arxiv_id IN (SELECT arxiv_id FROM papers)
+                GROUP BY arxiv_id, url, source
+                ON CONFLICT (arxiv_id, url, source) DO UPDATE SET
+                    is_official = code_links.is_official OR excluded.is_official,
+                    first_seen = least(code_links.first_seen, excluded.first_seen),
+                    kind = excluded.kind
+                """
+            )
+        return self._count("code_links") - before
+
+    def replace_venue_mentions(self, source: str, arxiv_ids: Sequence[str],
+                               mentions: Iterable[VenueMention]) -> None:
+        """Make `mentions` the venue mentions from `source` of these papers (a new version's
+        comment replaces what the old one said)."""
+        rows = [(m.arxiv_id, m.venue, m.year, m.kind, m.source, m.raw, position)
+                for position, m in enumerate(mentions)]
+        with self.transaction():
+            self.con.execute(
+                "DELETE FROM venue_mentions WHERE source = ? AND arxiv_id IN (SELECT unnest(?))",
+                [source, list(arxiv_ids)],
+            )
+            if rows:
+                table = pa.table(
+                    list(zip(*rows, strict=True)),
+                    schema=pa.schema([("arxiv_id", pa.string()), ("venue", pa.string()),
+                                      ("year", pa.int32()), ("kind", pa.string()),
+                                      ("source", pa.string()), ("raw", pa.string()),
+                                      ("position", pa.int32())]),
+                )
+                with self._registered("incoming_venues", table):
+                    self.con.execute(
+                        "INSERT INTO venue_mentions SELECT * FROM incoming_venues "
+                        "WHERE arxiv_id IN (SELECT arxiv_id FROM papers) "
+                        "QUALIFY row_number() OVER (PARTITION BY arxiv_id, source, venue, kind "
+                        "ORDER BY position) = 1"
+                    )
+
+    def add_enrichments(self, enrichments: Iterable[Enrichment], now: datetime | None = None) -> int:
+        """Store what a source said about papers (replacing its previous answer) and their code
+        links; returns how many papers of the store were covered."""
+        stamp = now or _now()
+        items = list(enrichments)
+        if not items:
+            return 0
+        self.add_code_links((link for e in items for link in e.code_links), stamp)
+        rows = [(e.arxiv_id, e.source, e.conference, list(e.tasks), list(e.methods),
+                 list(e.frameworks), e.citation_count, e.stars,
+                 json.dumps(e.extra, default=str, ensure_ascii=False), stamp) for e in items]
+        table = pa.table(
+            list(zip(*rows, strict=True)),
+            schema=pa.schema([("arxiv_id", pa.string()), ("source", pa.string()),
+                              ("conference", pa.string()), ("tasks", pa.list_(pa.string())),
+                              ("methods", pa.list_(pa.string())),
+                              ("frameworks", pa.list_(pa.string())),
+                              ("citation_count", pa.int64()), ("stars", pa.int64()),
+                              ("extra", pa.string()), ("fetched_at", pa.timestamp("us"))]),
+        )
+        with self._registered("incoming_enrichments", table), self.transaction():
+            row = self.con.execute(
+                """
+                INSERT OR REPLACE INTO enrichments
+                SELECT * FROM incoming_enrichments
+                WHERE arxiv_id IN (SELECT arxiv_id FROM papers)
+                QUALIFY row_number() OVER (PARTITION BY arxiv_id, source ORDER BY fetched_at DESC) = 1
+                """
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def record_checks(self, source: str, found: dict[str, bool], now: datetime | None = None) -> None:
+        """Remember that `source` was asked about these papers, and whether it knew them."""
+        if not found:
+            return
+        table = pa.table({"arxiv_id": list(found), "found": list(found.values())})
+        with self._registered("incoming_checks", table), self.transaction():
+            self.con.execute(
+                """
+                INSERT INTO enrich_checks
+                SELECT arxiv_id, ?, ?, 1, found FROM incoming_checks
+                ON CONFLICT (arxiv_id, source) DO UPDATE SET
+                    checked_at = excluded.checked_at, checks = enrich_checks.checks + 1,
+                    found = enrich_checks.found OR excluded.found
+                """,
+                [source, now or _now()],
+            )
+
+    def due_for_enrichment(self, source: str, now: datetime, schedule_days: Sequence[int],
+                           limit: int | None = None) -> list[tuple[str, datetime]]:
+        """(arxiv_id, published) of papers `source` should be asked about now, newest first:
+        never asked, or still without code and a re-check day (v1 + d days) has come since
+        the last time."""
+        sql = """
+            SELECT p.arxiv_id, p.published FROM papers p
+            LEFT JOIN enrich_checks c ON c.arxiv_id = p.arxiv_id AND c.source = ?
+            WHERE NOT p.withdrawn AND (
+                c.arxiv_id IS NULL
+                OR (NOT p.has_code AND EXISTS (
+                    SELECT 1 FROM unnest(?::INTEGER[]) AS s(d)
+                    WHERE p.published + to_days(s.d) > c.checked_at
+                      AND p.published + to_days(s.d) <= ?)))
+            ORDER BY p.published DESC, p.arxiv_id
+        """
+        params: list[Any] = [source, list(schedule_days), now]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [(r[0], r[1]) for r in self.con.execute(sql, params).fetchall()]
+
+    def text_due(self) -> list[tuple[str, str | None, str, str | None, datetime]]:
+        """(arxiv_id, comment, abstract, journal_ref, updated) of papers whose text was never
+        read for links and venues, or changed since."""
+        return self.con.execute(
+            """
+            SELECT p.arxiv_id, p.comment, p.abstract, p.journal_ref, p.updated FROM papers p
+            LEFT JOIN enrich_checks c ON c.arxiv_id = p.arxiv_id AND c.source = 'text'
+            WHERE c.arxiv_id IS NULL OR p.last_changed > c.checked_at
+            ORDER BY p.arxiv_id
+            """
+        ).fetchall()
+
+    def venue_mentions_of(self, arxiv_ids: Sequence[str]) -> dict[str, list[VenueMention]]:
+        """Every stored venue mention of these papers, text (comment, journal-ref) first."""
+        rows = self.con.execute(
+            """
+            SELECT arxiv_id, venue, year, source, raw, kind FROM venue_mentions
+            WHERE arxiv_id IN (SELECT unnest(?))
+            ORDER BY arxiv_id, source NOT IN ('comment', 'journal_ref', 'text'), source, position
+            """,
+            [list(arxiv_ids)],
+        ).fetchall()
+        found: dict[str, list[VenueMention]] = {}
+        for arxiv_id, venue, year, source, raw, kind in rows:
+            found.setdefault(arxiv_id, []).append(VenueMention(arxiv_id, venue, year, source, raw, kind))
+        return found
+
+    def set_derived(self, venues: dict[str, str | None]) -> None:
+        """papers.venue for the given papers, and papers.has_code for all: a repository link."""
+        with self.transaction():
+            if venues:
+                table = pa.table({"arxiv_id": list(venues), "venue": list(venues.values())},
+                                 schema=pa.schema([("arxiv_id", pa.string()), ("venue", pa.string())]))
+                with self._registered("incoming_derived", table):
+                    self.con.execute(
+                        "UPDATE papers SET venue = d.venue FROM incoming_derived d "
+                        "WHERE papers.arxiv_id = d.arxiv_id AND papers.venue IS DISTINCT FROM d.venue"
+                    )
+            self.con.execute(
+                """
+                UPDATE papers SET has_code = c.arxiv_id IS NOT NULL
+                FROM papers p LEFT JOIN (SELECT DISTINCT arxiv_id FROM code_links
+                                         WHERE kind = 'repository') c USING (arxiv_id)
+                WHERE papers.arxiv_id = p.arxiv_id AND papers.has_code <> (c.arxiv_id IS NOT NULL)
+                """
+            )
+
+    def count_code_links(self) -> int:
+        return self._count("code_links")
+
+    def _count(self, table: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    @contextmanager
+    def _registered(self, name: str, table: pa.Table) -> Iterator[None]:
+        self.con.register(name, table)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
 
     # -- read-only queries
 

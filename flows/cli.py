@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -311,6 +311,115 @@ def _oai_progress(title: str) -> Any:
 def _http_counts(client: Any) -> dict[str, Any]:
     stats = client.stats
     return {"requests": stats.requests, "retries": stats.retries} if stats else {}
+
+
+# ---------------------------------------------------------------- enrich
+
+ENRICH_SOURCES = ("text", "pwc", "hf")
+
+
+@app.command()
+def enrich(
+    source: Annotated[
+        str, typer.Option(help="text, pwc, hf or all (comma-separated for several).")
+    ] = "all",
+    limit: Annotated[
+        int, typer.Option(min=1, help="At most this many papers asked per API source, newest first.")
+    ] = 2000,
+    lookups: Annotated[
+        int, typer.Option(min=0, help="At most this many one-by-one lookups per API source.")
+    ] = 200,
+    from_dump: Annotated[
+        Path | None,
+        typer.Option("--from-dump", help="Import legacy Papers with Code dumps (a file, or a folder "
+                     "with links-between-papers-and-code and papers-with-abstracts; JSON, .gz "
+                     "or parquet) instead of asking the APIs."),
+    ] = None,
+) -> None:
+    """Code links and venues: from the papers' own text, Papers with Code and Hugging Face.
+
+    Incremental: text is read again when a paper changes; an API is asked about a paper
+    once, and again 1, 7, 30 and 90 days after its v1 while no code is known.
+    """
+    from core.publish import publish
+    from core.store import Store
+    from ingest import enrichment
+    from ingest._http import RetryPolicy
+    from ingest.hf_papers import HFPapersClient
+    from ingest.pwc import PwCClient
+
+    settings = _settings()
+    wanted = ENRICH_SOURCES if source.strip() == "all" else tuple(
+        s.strip() for s in source.split(",") if s.strip())
+    unknown = [s for s in wanted if s not in ENRICH_SOURCES]
+    if unknown or not wanted:
+        raise UserInputError(f"unknown source {', '.join(unknown) or source!r}: use text, pwc, hf or all")
+    if from_dump is not None and not from_dump.exists():
+        raise UserInputError(f"no such file or folder: {from_dump}")
+    if not settings.work_db.exists():
+        raise StoreMissingError(f"no database at {settings.work_db}: run `paperradar ingest arxiv` first")
+    log = lambda line: err.print(line, highlight=False)  # noqa: E731
+    retry = RetryPolicy(attempts=settings.http_retries, base_delay=settings.http_backoff)
+    failures: list[str] = []
+    with Store.open(settings.work_db) as store:
+        if from_dump is not None:
+            from ingest.pwc_dump import iter_links, iter_papers
+
+            links, papers = enrichment.dump_paths(from_dump)
+            if not links and not papers:
+                raise UserInputError(f"no links-… or papers-… dump files in {from_dump}")
+            with store.run("enrich-dump", {"path": str(from_dump)}, source="dump") as counts:
+                counts.update(enrichment.import_dump(
+                    store, (e for p in links for e in iter_links(p)),
+                    (e for p in papers for e in iter_papers(p)), log))
+            wanted = ()
+        for name in wanted:
+            try:
+                with store.run(f"enrich-{name}", {"limit": limit}, source=name) as counts:
+                    if name == "text":
+                        counts.update(enrichment.enrich_text(store, log))
+                        continue
+                    now = datetime.now(UTC).replace(tzinfo=None)
+                    client: Any = (
+                        PwCClient(settings.pwc_api_url, delay=settings.enrich_delay,
+                                  timeout=settings.http_timeout, retry=retry)
+                        if name == "pwc" else
+                        HFPapersClient(settings.hf_api_url, delay=settings.enrich_delay,
+                                       timeout=settings.http_timeout, retry=retry)
+                    )
+                    window = _listing(client, name)
+                    try:
+                        counts.update(enrichment.enrich_api(
+                            store, name, window, client.fetch_papers, now, limit, lookups, log))
+                    finally:
+                        counts.update(_http_counts(client))
+                        client.close()
+            except PaperradarError as exc:  # one failing source does not stop the others
+                failures.append(f"{name}: {exc}")
+                err.print(f"enrich {name} failed: {exc}", markup=False, highlight=False)
+        store.checkpoint()
+    publish(settings.home, settings.work_db, settings.home / "index", {"run": "enrich"})
+    if failures:
+        raise PaperradarError(f"{len(failures)} source(s) failed: {'; '.join(failures)}")
+    err.print(f"enriched; published {settings.published_db}")
+
+
+def _listing(client: Any, source: str) -> Any:
+    """A source's bulk listing for the published range of the due papers, a day wider each
+    side: PwC's papers/ by date window, HF's daily papers day by day."""
+    from ingest.enrichment import window_days
+
+    def fetch(first: datetime, last: datetime) -> Any:
+        start, end = (d.date() for d in window_days(first, last))
+        if source == "pwc":
+            yield from client.fetch_window(start, end)
+            return
+        day = start
+        while day <= end:
+            yield from (e for _, e in client.fetch_daily(day))
+            day += timedelta(days=1)
+
+    return fetch
 
 
 # ---------------------------------------------------------------- index and search

@@ -18,7 +18,7 @@ import requests
 from core.arxiv_ids import split_arxiv_id
 from core.errors import IngestError, SourceHTTPError, UserInputError
 from core.records import Paper
-from ingest._http import PoliteSession, RetryPolicy
+from ingest._http import ARXIV_BUDGET, PoliteSession, RetryPolicy
 
 _CATEGORY_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-")
 
@@ -182,7 +182,7 @@ class ArxivAPIClient:
     ) -> None:
         self.api_url = api_url
         self.session = session or PoliteSession(
-            delay=delay, timeout=timeout, retry=retry, complete=_feed_complete
+            delay=delay, timeout=timeout, retry=retry, complete=_feed_complete, budget=ARXIV_BUDGET
         )
         # The package's own delay would stack on the session's rate limit.
         self.client = _Client(page_size=page_size, delay_seconds=0, num_retries=0)

@@ -22,10 +22,9 @@ import httpx
 
 from core.arxiv_ids import split_arxiv_id
 from core.errors import UserInputError
-from core.records import CodeLink
+from core.records import CodeLink, Enrichment
 from ingest._http import RetryPolicy
 from ingest.pwc import (
-    Enrichment,
     JSONAPIClient,
     SchemaDriftError,
     _as_date,

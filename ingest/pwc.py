@@ -20,7 +20,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -29,7 +29,7 @@ import httpx
 
 from core.arxiv_ids import split_arxiv_id
 from core.errors import IngestError, SourceHTTPError, UserInputError
-from core.records import CodeLink
+from core.records import CodeLink, Enrichment
 from ingest._http import HTTPStats, PoliteClient, RetryPolicy
 
 __all__ = [
@@ -60,37 +60,6 @@ R = TypeVar("R")
 
 class SchemaDriftError(IngestError):
     """A source answered JSON that no longer has the documented shape; the parser needs updating."""
-
-
-@dataclass(frozen=True, slots=True)
-class Enrichment:
-    """What one source says about one arXiv paper beyond its metadata.
-
-    `arxiv_id` is version-less; `code_links` hold repositories and project pages (CodeLink.kind)
-    with the source ("pwc", "hf", "dump") and its official flag; `conference` is the raw venue
-    text (normalised later, with the arXiv comment); `stars` are GitHub stars where the source
-    gives them. `extra` keeps the rest worth storing: hf_models/hf_datasets/hf_spaces URLs,
-    organizations, title, published, upvotes, ai_keywords, the raw venue fields.
-    """
-
-    arxiv_id: str
-    source: str
-    code_links: tuple[CodeLink, ...] = ()
-    conference: str | None = None
-    tasks: tuple[str, ...] = ()
-    methods: tuple[str, ...] = ()
-    frameworks: tuple[str, ...] = ()
-    citation_count: int | None = None
-    stars: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict, hash=False)
-
-    @property
-    def repositories(self) -> tuple[CodeLink, ...]:
-        return tuple(link for link in self.code_links if link.kind == "repository")
-
-    @property
-    def project_pages(self) -> tuple[CodeLink, ...]:
-        return tuple(link for link in self.code_links if link.kind == "project_page")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from typing import IO, Any
 
 from core.arxiv_ids import split_arxiv_id
 from core.errors import IngestError, UserInputError
-from core.records import CodeLink
-from ingest.pwc import Enrichment, SchemaDriftError, flag, parse_paper
+from core.records import CodeLink, Enrichment
+from ingest.pwc import SchemaDriftError, flag, parse_paper
 
 __all__ = [
     "DumpStats",

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from core.errors import IngestError, SourceHTTPError, UserInputError
+from core.records import Enrichment
 from ingest._http import USER_AGENT, RetryPolicy
-from ingest.pwc import Enrichment, PwCClient, SchemaDriftError, parse_page, parse_paper
+from ingest.pwc import PwCClient, SchemaDriftError, parse_page, parse_paper
 from tests.support.pwc_server import DATA_DIR, PwCFixtureServer
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"

@@ -19,9 +19,11 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## Fetch the last days of the tracked categories, embed and index them, show the result.
+## Fetch the last days of the tracked categories, find their code and venues, embed and
+## index them, show the result.
 run: install
 	$(BIN)/paperradar ingest arxiv $(ARGS)
+	$(BIN)/paperradar enrich
 	$(BIN)/paperradar index
 	$(BIN)/paperradar status
 

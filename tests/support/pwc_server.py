@@ -325,3 +325,25 @@ class _HTTPServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], OSError):  # hang-ups are expected in fault tests
             super().handle_error(request, client_address)
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fixtures", type=Path, default=Path("../shared/fixtures"))
+    parser.add_argument("--port", type=int, default=8767)
+    args = parser.parse_args()
+    fixtures = args.fixtures if args.fixtures.is_dir() else None
+    with PwCFixtureServer(fixtures_dir=fixtures, port=args.port) as server:
+        print(f"PAPERRADAR_PWC_API_URL={server.pwc_url} PAPERRADAR_HF_API_URL={server.hf_url}",
+              flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

@@ -531,6 +531,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     out.print(f"published database: {report['database']} ({report['published_at']})")
     out.print(f"papers: {report['papers']} ({report['withdrawn']} withdrawn), "
               f"newest v1 {report['newest_published']}")
+    share = report["with_code"] / max(1, report["papers"] - report["withdrawn"])
+    out.print(f"code: {report['with_code']} papers with a repository ({share:.0%}), "
+              f"{report['with_venue']} with a venue")
+    for name, src in report["sources"].items():
+        last = f"{src['last_ok']:%Y-%m-%d %H:%M}" if src["last_ok"] else "never"
+        problem = f" — last run {src['last_status']}: {src['last_error']}" \
+            if src["last_status"] not in ("ok", "running") else ""
+        out.print(f"source {name}: last ok {last}{problem}", highlight=False)
     idx = report["index"]
     out.print(f"index: {idx['count']} vectors, model {idx['model']}, {idx['state']}")
     runs = Table("run", "kind", "started (UTC)", "status", "counts", "error")

@@ -30,6 +30,17 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         runs = [dict(zip(names, r, strict=True)) for r in rows]
         for run in runs:
             run["counts"] = json.loads(run["counts"]) if run["counts"] else {}
+        _, [(with_code, with_venue)] = db.query(
+            "SELECT count(*) FILTER (WHERE has_code), count(venue) FROM papers WHERE NOT withdrawn"
+        )
+        names, rows = db.query(
+            """
+            SELECT source, max(finished_at) FILTER (WHERE status = 'ok') AS last_ok,
+                   arg_max(status, run_id) AS last_status, arg_max(error, run_id) AS last_error
+            FROM runs WHERE source IS NOT NULL GROUP BY source ORDER BY source
+            """
+        )
+        sources = {r[0]: dict(zip(names[1:], r[1:], strict=True)) for r in rows}
         _, key_rows = db.query("SELECT paper_id FROM papers WHERE NOT withdrawn")
         _, state_rows = db.query("SELECT source, key, value FROM ingest_state ORDER BY 1, 2")
     db_keys = {int(r[0]) for r in key_rows}
@@ -41,6 +52,9 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         "papers": papers,
         "withdrawn": withdrawn,
         "newest_published": newest.date().isoformat() if newest else None,
+        "with_code": with_code,
+        "with_venue": with_venue,
+        "sources": sources,
         "watermarks": {f"{s}:{k}": v for s, k, v in state_rows},
         "runs": runs,
         "index": _index_state(snapshot.index_dir, settings.model, db_keys),

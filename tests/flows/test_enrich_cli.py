@@ -120,6 +120,11 @@ def test_a_failing_source_keeps_the_others_and_exits_1(enriched_home: Path, monk
     statuses = rows(enriched_home / "work" / "papers.duckdb",
                     "SELECT kind, status FROM runs WHERE kind LIKE 'enrich%' ORDER BY run_id")
     assert statuses == [("enrich-text", "ok"), ("enrich-pwc", "failed")]
+    # `status` says which source is failing, and how many papers have code.
+    assert main(["status"]) == 0
+    shown = capsys.readouterr().out
+    assert "source pwc: last ok never — last run failed: cannot reach" in shown
+    assert "source text: last ok 20" in shown and "papers with a repository" in shown
 
 
 @pytest.mark.parametrize(("args", "message"), [

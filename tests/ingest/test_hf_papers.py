@@ -13,6 +13,7 @@ from core.errors import IngestError, SourceHTTPError
 from ingest._http import USER_AGENT, RetryPolicy
 from ingest.hf_papers import HFPapersClient, parse_daily, parse_hf_paper
 from ingest.pwc import SchemaDriftError
+from tests.support.loopback import server_fixtures
 from tests.support.pwc_server import DATA_DIR, PwCFixtureServer
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
@@ -20,16 +21,7 @@ FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
 DAILY: dict[str, list[dict[str, Any]]] = json.loads((DATA_DIR / "hf_daily.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[PwCFixtureServer]:
-    with PwCFixtureServer() as srv:
-        yield srv
-
-
-@pytest.fixture()
-def srv(server: PwCFixtureServer) -> PwCFixtureServer:
-    server.reset()
-    return server
+server, srv = server_fixtures(PwCFixtureServer)
 
 
 @pytest.fixture()

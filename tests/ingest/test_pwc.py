@@ -15,6 +15,7 @@ from core.errors import IngestError, SourceHTTPError, UserInputError
 from core.records import Enrichment
 from ingest._http import USER_AGENT, RetryPolicy
 from ingest.pwc import PwCClient, SchemaDriftError, parse_page, parse_paper
+from tests.support.loopback import server_fixtures
 from tests.support.pwc_server import DATA_DIR, PwCFixtureServer
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
@@ -23,16 +24,7 @@ PAPERS: list[dict[str, Any]] = json.loads((DATA_DIR / "pwc_papers.json").read_te
 FIRST, LAST = "2026-06-01", "2026-06-05"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[PwCFixtureServer]:
-    with PwCFixtureServer(fixtures_dir=FIXTURES if FIXTURES.is_dir() else None) as srv:
-        yield srv
-
-
-@pytest.fixture()
-def srv(server: PwCFixtureServer) -> PwCFixtureServer:
-    server.reset()
-    return server
+server, srv = server_fixtures(lambda: PwCFixtureServer(fixtures_dir=FIXTURES if FIXTURES.is_dir() else None))
 
 
 @pytest.fixture()

@@ -20,32 +20,28 @@ Answers, in this order:
 (a normal answer);
 ``inject_every(n, faults)`` faults every n-th request.
 ``max_total`` (30,000 like arXiv) is the last result index a query serves.
+``requests`` holds (monotonic time, path) of every request; the server, fault and request-log
+machinery is `tests.support.loopback.LoopbackServer`'s.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import gc
 import gzip
 import hashlib
 import json
 import re
-import socket
-import struct
-import sys
 import threading
-import time
-import traceback
-from collections import deque
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, unquote, urlsplit
 from xml.sax.saxutils import escape
+
+from tests.support.loopback import Fault, LoopbackServer, runner_parser
 
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 MAX_PAGE = 2000
@@ -59,8 +55,6 @@ CAT = r"cat:([A-Za-z\-]+(?:\.[A-Za-z\-]+)?)"
 CAT_PART = re.compile(rf"{CAT}|\(\s*{CAT}(?:\s+OR\s+{CAT})*\s*\)")
 DATE_PART = re.compile(r"submittedDate:\[(\d{12}) TO (\d{12})\]")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-Fault = tuple[Any, ...]
 
 
 class ApiError(Exception):
@@ -212,88 +206,27 @@ def parse_search_query(q: str) -> tuple[set[str] | None, tuple[datetime, datetim
     return cats, window
 
 
-class ArxivFixtureServer:
+class ArxivFixtureServer(LoopbackServer):
     """Context manager serving ``/api/query`` on 127.0.0.1 from a fixtures folder."""
 
+    content_type = ATOM_TYPE
+    thread_name = "arxiv-fixture-server"
+
     def __init__(self, fixtures_dir: Path, port: int = 0) -> None:
+        super().__init__(port)
         self.api_dir = Path(fixtures_dir) / "arxiv-api"
         self.store = RecordStore(Path(fixtures_dir) / "daily-arxiv")
         self.recordings = self._load_recordings()
-        self.requests: list[tuple[float, str]] = []
-        self.hits = 0
         self.max_total = 30_000  # like arXiv, no result past this index of a query is served
-        self.faults_served: list[str] = []
-        self._every: tuple[int, list[Fault]] | None = None
-        self._count_from = 0
-        self.port = port
-        self._faults: deque[Fault] = deque()
-        self._lock = threading.Lock()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
         return self.base_url + "/api/query"
 
-    def __enter__(self) -> ArxivFixtureServer:
-        self._httpd = _HTTPServer(self)
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
-                                        name="arxiv-fixture-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def inject(self, faults: list[Fault]) -> None:
-        """Queue faults; each one replaces the normal handling of the next request."""
-        for fault in faults:
-            if not fault or fault[0] not in ("status", "truncate", "reset", "pass", "body"):
-                raise ValueError(f"unknown fault {fault!r}")
-        with self._lock:
-            self._faults.extend(tuple(f) for f in faults)
-
-    def inject_every(self, n: int, faults: list[Fault]) -> None:
-        """Fault every n-th request from now on, cycling through `faults`; n=0 stops."""
-        self.inject(faults)
-        with self._lock:
-            self._faults.clear()
-            self._every = (n, list(faults)) if n else None
-            self._count_from = self.hits
-
     def reset(self) -> None:
         """Forget requests and pending faults; back to arXiv's ceiling (between tests)."""
-        with self._lock:
-            self.requests.clear()
-            self.faults_served.clear()
-            self._faults.clear()
-            self._every = None
-            self.max_total = 30_000
-
-    def _arrive(self, path: str) -> Fault | None:
-        with self._lock:
-            self.requests.append((time.monotonic(), path))
-            self.hits += 1
-            fault = self._faults.popleft() if self._faults else None
-            if fault is None and self._every is not None:
-                n, cycle = self._every
-                seen = self.hits - self._count_from
-                if seen % n == 0:
-                    fault = cycle[(seen // n - 1) % len(cycle)]
-            if fault is not None and fault[0] == "pass":  # answer this one normally
-                return None
-            if fault is not None:
-                self.faults_served.append(fault[0])
-            return fault
+        super().reset()
+        self.max_total = 30_000
 
     def _load_recordings(self) -> list[tuple[dict[str, str], Path, int, int | None]]:
         found: list[tuple[dict[str, str], Path, int, int | None]] = []
@@ -322,6 +255,12 @@ class ArxivFixtureServer:
                     and total <= min(int(have["max_results"]), int(want["max_results"]))):
                 return status, path.read_bytes()
         return None
+
+    def answer(self, target: str, fault: Fault | None) -> tuple[int, bytes]:
+        return self.respond(target)
+
+    def error_body(self, exc: Exception) -> bytes:
+        return error_feed("internal_error", repr(exc))
 
     def respond(self, target: str) -> tuple[int, bytes]:
         """(status, body) for a request target such as ``/api/query?id_list=...``."""
@@ -394,83 +333,10 @@ def _int(p: dict[str, str], name: str, default: int) -> int:
     return int(value)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        owner = self.server.owner
-        fault = owner._arrive(self.path)
-        if fault and fault[0] == "reset":
-            linger = struct.pack("ii", 1, 0)  # close() then sends RST instead of FIN
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-            self.server.aborted.add(id(self.connection))
-            self.close_connection = True
-            return
-        if fault and fault[0] == "body":  # ("body", status, bytes, content type)
-            self._send(int(fault[1]), fault[2], fault[3], {})
-            return
-        if fault and fault[0] == "status":
-            headers = fault[2] if len(fault) > 2 else {}
-            self._send(int(fault[1]), f"HTTP {fault[1]}\n".encode(), "text/plain", headers)
-            return
-        try:
-            status, body = owner.respond(self.path)
-        except Exception as exc:  # a bug here should reach the client, not hang it
-            traceback.print_exc()
-            status, body = 500, error_feed("internal_error", repr(exc))
-        if fault:  # "truncate": the first part of the right body, then close
-            keep = float(fault[1]) if len(fault) > 1 else 0.5
-            body, self.close_connection = body[: int(len(body) * keep)], True
-        self._send(status, body, ATOM_TYPE, {})
-
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, owner: ArxivFixtureServer) -> None:
-        super().__init__(("127.0.0.1", owner.port), _Handler)
-        self.owner = owner
-        self.aborted: set[int] = set()
-
-    def shutdown_request(self, request: Any) -> None:
-        if id(request) in self.aborted:  # "reset" fault: close at once, the RST goes out
-            self.aborted.discard(id(request))
-            request.close()
-        else:
-            super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], OSError):  # hang-ups are expected in fault tests
-            super().handle_error(request, client_address)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fixtures", type=Path, default=Path("../shared/fixtures"))
-    parser.add_argument("--port", type=int, default=8765)
-    args = parser.parse_args()
-    with ArxivFixtureServer(args.fixtures, port=args.port) as server:
-        print(server.api_url, flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    args = runner_parser(__doc__, port=8765).parse_args()
+    server = ArxivFixtureServer(args.fixtures, port=args.port)
+    server.run_forever(lambda: server.api_url)
 
 
 if __name__ == "__main__":

@@ -24,31 +24,24 @@ Answers, in this order:
 ``inject()`` queues faults applied to the next requests: ("status", code, headers),
 ("truncate", fraction), ("reset",) and ("pass",) (answered normally: delays the next
 fault). ``requests`` holds (monotonic time, path) of every request; ``issued`` every
-resumption token handed out.
+resumption token handed out. The server, fault and request-log machinery is
+`tests.support.loopback.LoopbackServer`'s.
 
 Manual use: ``python -m tests.support.oai_server --fixtures ../shared/fixtures --port 8766``.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import socket
-import struct
-import sys
 import textwrap
-import threading
-import time
-import traceback
-from collections import deque
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from tests.support.arxiv_server import RecordStore
+from tests.support.loopback import Fault, LoopbackServer, runner_parser
 
 XML_TYPE = "text/xml; charset=utf-8"
 PAGE_SIZE = 1000
@@ -74,8 +67,6 @@ META_OPEN = {
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 REQUEST_ATTRS = re.compile(rb"<request\s([^>]*)>")
 ATTR = re.compile(r'([\w:]+)="([^"]*)"')
-
-Fault = tuple[Any, ...]
 
 
 class OAIFail(Exception):
@@ -171,56 +162,28 @@ def render_record(rec: dict[str, Any], prefix: str, deleted: bool = False) -> st
     return f"<record>\n{render_header(rec)}<metadata>\n {meta}</metadata>\n</record>\n"
 
 
-class OAIFixtureServer:
+class OAIFixtureServer(LoopbackServer):
     """Context manager serving ``/oai`` on 127.0.0.1 from a fixtures folder."""
 
+    content_type = XML_TYPE
+    fault_kinds = ("status", "truncate", "reset", "pass")
+    thread_name = "oai-fixture-server"
+
     def __init__(self, fixtures_dir: Path, port: int = 0, page_size: int = PAGE_SIZE) -> None:
+        super().__init__(port)
         self.oai_dir = Path(fixtures_dir) / "arxiv-oai"
         self.store = RecordStore(Path(fixtures_dir) / "daily-arxiv")
         self.recordings = self._load_recordings()
-        self.port = port
         self.page_size = page_size
         self.deleted: set[str] = set()
         self.response_date: datetime | None = None  # None: the real time
-        self.requests: list[tuple[float, str]] = []
         self.issued: list[str] = []
         self._lists: dict[int, tuple[dict[str, str], list[dict[str, Any]]]] = {}
         self._next_list = 6960524  # tokens look like arXiv's classic ones: "6960524|1001"
-        self._faults: deque[Fault] = deque()
-        self._lock = threading.Lock()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def oai_url(self) -> str:
         return self.base_url + "/oai"
-
-    def __enter__(self) -> OAIFixtureServer:
-        self._httpd = _HTTPServer(self)
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
-                                        name="oai-fixture-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def inject(self, faults: list[Fault]) -> None:
-        """Queue faults; each one replaces the normal handling of the next request."""
-        for fault in faults:
-            if not fault or fault[0] not in ("status", "truncate", "reset", "pass"):
-                raise ValueError(f"unknown fault {fault!r}")
-        with self._lock:
-            self._faults.extend(tuple(f) for f in faults)
 
     def forget_tokens(self) -> None:
         """Expire every resumption token handed out so far (they answer badResumptionToken)."""
@@ -229,9 +192,8 @@ class OAIFixtureServer:
 
     def reset(self) -> None:
         """Back to the defaults between tests: no faults, requests, deletions or fixed date."""
+        super().reset()
         with self._lock:
-            self._faults.clear()
-            self.requests.clear()
             self.issued.clear()
             self.deleted = set()
             self.page_size = PAGE_SIZE
@@ -240,11 +202,6 @@ class OAIFixtureServer:
     def request_params(self) -> list[dict[str, str]]:
         """The query arguments of every request so far, in order."""
         return [{k: v[-1] for k, v in parse_qs(urlsplit(p).query).items()} for _, p in self.requests]
-
-    def _arrive(self, path: str) -> Fault | None:
-        with self._lock:
-            self.requests.append((time.monotonic(), path))
-            return self._faults.popleft() if self._faults else None
 
     def _load_recordings(self) -> list[tuple[dict[str, str], Path]]:
         found = []
@@ -255,6 +212,9 @@ class OAIFixtureServer:
         return found
 
     # -- answering
+
+    def answer(self, target: str, fault: Fault | None) -> tuple[int, bytes]:
+        return self.respond(target)
 
     def respond(self, target: str) -> tuple[int, bytes]:
         """(status, body) for a request target such as ``/oai?verb=ListRecords&...``."""
@@ -407,83 +367,12 @@ def _date_arg(p: dict[str, str], name: str) -> date | None:
         raise OAIFail("badArgument", f"Invalid {name} date {value!r} (YYYY-MM-DD)") from None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        owner = self.server.owner
-        fault = owner._arrive(self.path)
-        if fault and fault[0] == "pass":
-            fault = None
-        if fault and fault[0] == "reset":
-            linger = struct.pack("ii", 1, 0)  # close() then sends RST instead of FIN
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-            self.server.aborted.add(id(self.connection))
-            self.close_connection = True
-            return
-        if fault and fault[0] == "status":
-            headers = fault[2] if len(fault) > 2 else {}
-            self._send(int(fault[1]), f"HTTP {fault[1]}\n".encode(), "text/plain", headers)
-            return
-        try:
-            status, body = owner.respond(self.path)
-        except Exception as exc:  # a bug here should reach the client, not hang it
-            traceback.print_exc()
-            status, body = 500, f"internal error: {exc!r}\n".encode()
-        if fault:  # "truncate": the first part of the right body, then close
-            keep = float(fault[1]) if len(fault) > 1 else 0.5
-            body, self.close_connection = body[: int(len(body) * keep)], True
-        self._send(status, body, XML_TYPE, {})
-
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, owner: OAIFixtureServer) -> None:
-        super().__init__(("127.0.0.1", owner.port), _Handler)
-        self.owner = owner
-        self.aborted: set[int] = set()
-
-    def shutdown_request(self, request: Any) -> None:
-        if id(request) in self.aborted:  # "reset" fault: close at once, the RST goes out
-            self.aborted.discard(id(request))
-            request.close()
-        else:
-            super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], OSError):  # hang-ups are expected in fault tests
-            super().handle_error(request, client_address)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fixtures", type=Path, default=Path("../shared/fixtures"))
-    parser.add_argument("--port", type=int, default=8766)
+    parser = runner_parser(__doc__, port=8766)
     parser.add_argument("--page-size", type=int, default=PAGE_SIZE)
     args = parser.parse_args()
-    with OAIFixtureServer(args.fixtures, port=args.port, page_size=args.page_size) as server:
-        print(server.oai_url, flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    server = OAIFixtureServer(args.fixtures, port=args.port, page_size=args.page_size)
+    server.run_forever(lambda: server.oai_url)
 
 
 if __name__ == "__main__":

@@ -147,3 +147,24 @@ def test_truncate_and_reset_faults(fresh: ArxivFixtureServer) -> None:
     with pytest.raises(requests.ConnectionError):
         requests.get(fresh.api_url, params=params, timeout=10)
     assert len(fresh.requests) == 3 and fresh.hits >= 3
+
+
+def test_pass_inject_every_and_reset(fresh: ArxivFixtureServer) -> None:
+    fresh.reset()
+    url = fresh.api_url + "?id_list=1605.08386"
+
+    def codes(n: int) -> list[int]:
+        return [requests.get(url, timeout=10).status_code for _ in range(n)]
+
+    fresh.inject([("pass",), ("status", 502, {})])
+    assert codes(3) == [200, 502, 200] and fresh.faults_served == ["status"]
+    fresh.inject([("status", 500, {})])
+    fresh.inject_every(2, [("status", 503, {}), ("status", 429, {})])  # drops what inject queued
+    assert codes(5) == [200, 503, 200, 429, 200]
+    fresh.inject_every(0, [])
+    assert codes(2) == [200, 200] and fresh.faults_served == ["status"] * 3
+    hits = fresh.hits
+    fresh.reset()
+    assert fresh.requests == fresh.faults_served == [] and fresh.hits == hits  # hits never reset
+    with pytest.raises(ValueError, match="one of status, reset, truncate, body, pass"):
+        fresh.inject([("slow",)])

@@ -8,7 +8,7 @@ Parsing of an `arxiv.Result` into a Paper is a pure function (`result_to_paper`)
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -194,7 +194,7 @@ class ArxivAPIClient:
     def stats(self) -> Any:
         return getattr(self.session, "stats", None)
 
-    def fetch_query(self, query: str, max_results: int | None = None) -> Iterator[Paper]:
+    def fetch_query(self, query: str, max_results: int | None = None) -> Generator[Paper, None, None]:
         """Every paper matching an API query, oldest submission first."""
         search = arxiv.Search(
             query=query,
@@ -243,7 +243,7 @@ class ArxivAPIClient:
         """The latest version of each given id."""
         yield from self._results(arxiv.Search(id_list=list(ids), max_results=len(ids)))
 
-    def _results(self, search: arxiv.Search) -> Iterator[Paper]:
+    def _results(self, search: arxiv.Search) -> Generator[Paper, None, None]:
         try:
             for result in self.client.results(search):
                 try:

@@ -425,13 +425,20 @@ def _listing(client: Any, source: str) -> Any:
 # ---------------------------------------------------------------- index and search
 
 
+def _embedder(settings: Settings) -> Any:
+    """The embedder the settings ask for (one per configuration per process)."""
+    from index.embed import shared_embedder
+
+    return shared_embedder(settings.model, settings.device, settings.batch_size,
+                           settings.embed_backend, settings.home / "models", settings.embed_threads)
+
+
 @app.command("index")
 def index_cmd() -> None:
     """Embed papers that are new or changed, update the FAISS index, publish a snapshot."""
     from core.publish import publish
     from core.store import Store
     from index.build import update_index
-    from index.embed import shared_embedder
     from index.vectors import VectorStore
 
     settings = _settings()
@@ -439,15 +446,16 @@ def index_cmd() -> None:
         raise StoreMissingError(
             f"no database at {settings.work_db}: run `paperradar ingest arxiv` first"
         )
-    embedder = shared_embedder(settings.model, settings.device, settings.batch_size)
+    embedder = _embedder(settings)
     with Store.open(settings.work_db) as store:
         inputs = store.embedding_inputs()
-        err.print(f"index: {len(inputs)} papers belong in the index (model {settings.model})")
-        with store.run("index", {"model": settings.model}) as counts:
+        err.print(f"index: {len(inputs)} papers belong in the index (model {settings.model}, "
+                  f"{embedder.backend})")
+        with store.run("index", {"model": settings.model, "backend": embedder.backend}) as counts:
             report = update_index(
                 inputs,
                 embedder,
-                VectorStore(settings.vectors_dir, settings.model),
+                VectorStore(settings.vectors_dir, embedder.vector_set),
                 settings.home / "index",
                 progress=lambda done, total: err.print(f"  embedded {done}/{total}"),
             )
@@ -469,16 +477,12 @@ def search(
 ) -> None:
     """Semantic search over the published papers, best match first."""
     from core.publish import current_snapshot
-    from index.embed import shared_embedder
     from index.search import Searcher, check_k, clean_query
 
     settings = _settings()
     clean_query(query)  # bad input fails before anything slow is loaded
     check_k(k)
-    searcher = Searcher(
-        current_snapshot(settings.home),
-        shared_embedder(settings.model, settings.device, settings.batch_size),
-    )
+    searcher = Searcher(current_snapshot(settings.home), _embedder(settings))
     try:
         results = searcher.search(query, k)
     finally:

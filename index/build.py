@@ -40,7 +40,8 @@ def update_index(
     """Embed what is missing from `vectors`, then (re)build the index at `index_dir`.
 
     `inputs` are (paper key, content hash, title, abstract) of every paper that belongs in
-    the index (Store.embedding_inputs()).
+    the index (Store.embedding_inputs()). `vectors` is the store of the embedder's vector
+    set (VectorStore(root, embedder.vector_set)).
     """
     start = time.perf_counter()
     keys, hashes, _ = vectors.load()
@@ -57,7 +58,7 @@ def update_index(
     want_hashes = np.array([r[1] for r in inputs], "S16")
     wanted = fingerprint(vectors.model, want_keys, want_hashes)
     manifest = read_manifest(index_dir)
-    if manifest and manifest.get("fingerprint") == wanted and _loadable(index_dir, vectors.model):
+    if manifest and manifest.get("fingerprint") == wanted and _loadable(index_dir, embedder, vectors):
         return IndexReport(len(todo), len(inputs) - len(todo),
                            len(inputs), False, time.perf_counter() - start)
 
@@ -67,14 +68,15 @@ def update_index(
     dim = vecs.shape[1] if vecs.ndim == 2 and vecs.shape[1] else embedder.dimension
     chosen = vecs[rows] if len(rows) else np.zeros((0, dim), np.float16)
     index = build_index(want_keys, chosen.astype(np.float32))
-    save_index(index, index_dir, {"model": vectors.model, "fingerprint": wanted})
+    save_index(index, index_dir, {"model": embedder.model_name, "vector_set": vectors.model,
+                                  "fingerprint": wanted})
     return IndexReport(len(todo), len(inputs) - len(todo), len(inputs), True,
                        time.perf_counter() - start)
 
 
-def _loadable(index_dir: Path, model: str) -> bool:
+def _loadable(index_dir: Path, embedder: Embedder, vectors: VectorStore) -> bool:
     try:
-        load_index(index_dir, model)
+        load_index(index_dir, embedder.model_name, vectors.model)
     except (IndexMissingError, IndexMismatchError):
         return False
     return True

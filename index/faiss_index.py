@@ -68,8 +68,14 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def load_index(directory: Path, model: str | None = None) -> tuple[faiss.Index, dict[str, Any]]:
-    """Load and check an index. Raises IndexMissingError or IndexMismatchError."""
+def load_index(
+    directory: Path, model: str | None = None, vector_set: str | None = None
+) -> tuple[faiss.Index, dict[str, Any]]:
+    """Load and check an index. Raises IndexMissingError or IndexMismatchError.
+
+    `vector_set` (Embedder.vector_set: the model and the backend that embedded it) is
+    checked when given; indexes from before backends had names hold the model's torch set.
+    """
     manifest = read_manifest(directory)
     path = directory / INDEX_FILE
     if manifest is None or not path.exists():
@@ -78,6 +84,12 @@ def load_index(directory: Path, model: str | None = None) -> tuple[faiss.Index, 
         raise IndexMismatchError(
             f"the index was built with model {manifest.get('model')!r}, not {model!r}: "
             "run `paperradar index` to build one for this model"
+        )
+    built = manifest.get("vector_set", manifest.get("model"))
+    if vector_set is not None and built != vector_set:
+        raise IndexMismatchError(
+            f"the index holds {built!r} vectors, not {vector_set!r}: set "
+            "PAPERRADAR_EMBED_BACKEND to the backend that built it, or run `paperradar index`"
         )
     if path.stat().st_size != manifest.get("bytes"):
         raise IndexMismatchError(f"{path} does not match its manifest: run `paperradar index`")

@@ -47,7 +47,9 @@ class Searcher:
     def __init__(self, snapshot: Snapshot, embedder: Embedder) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
-        self.index, self.manifest = load_index(snapshot.index_dir, embedder.model_name)
+        self.index, self.manifest = load_index(
+            snapshot.index_dir, embedder.model_name, embedder.vector_set
+        )
         self.store = Store.open_read_only(snapshot.db_path)
 
     def close(self) -> None:

@@ -69,7 +69,7 @@ def test_ingest_window_stores_every_record_once(served_home: Path, fixtures_dir:
     assert papers_table(published) == before  # the second run changes nothing
 
 
-def test_index_then_search_end_to_end(served_home: Path, embedder, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_index_then_search_end_to_end(served_home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     day = ["--categories", "cs.CL", "--since", "2026-06-04", "--until", "2026-06-04"]
     assert main(["ingest", "arxiv", *day]) == 0
     assert main(["index"]) == 0
@@ -84,8 +84,13 @@ def test_index_then_search_end_to_end(served_home: Path, embedder, capsys) -> No
         assert isinstance(r["authors"], list) and r["url"].endswith(r["arxiv_id"])
         assert date.fromisoformat(r["published"]) == date(2026, 6, 4)
 
-    # Ranked by cosine similarity: recompute against every paper with the model itself.
+    # Ranked by cosine similarity: recompute against every paper with the model itself, as
+    # the settings choose it (the int8 ONNX backend on a CPU by default).
+    from core.settings import Settings
+    from flows.cli import _embedder
     from index.embed import document_text
+
+    embedder = _embedder(Settings())
 
     con = duckdb.connect(str(served_home / "papers.duckdb"), read_only=True)
     papers = con.execute("SELECT arxiv_id, title, abstract FROM papers").fetchall()

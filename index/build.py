@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -19,6 +20,10 @@ from index.faiss_index import build_index, fingerprint, load_index, read_manifes
 from index.vectors import VectorStore
 
 CHUNK = 2048  # papers per stored shard: a crash loses at most one chunk of work
+
+
+class DocumentEncoder(Protocol):
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -36,20 +41,26 @@ def update_index(
     vectors: VectorStore,
     index_dir: Path,
     progress: Callable[[int, int], None] | None = None,
+    encoder: DocumentEncoder | None = None,
 ) -> IndexReport:
     """Embed what is missing from `vectors`, then (re)build the index at `index_dir`.
 
     `inputs` are (paper key, content hash, title, abstract) of every paper that belongs in
     the index (Store.embedding_inputs()). `vectors` is the store of the embedder's vector
-    set (VectorStore(root, embedder.vector_set)).
+    set (VectorStore(root, embedder.vector_set)). `encoder` embeds the documents instead
+    of `embedder` (e.g. shards on a Dask cluster, flows.distributed); it must give the
+    vectors `embedder` would, and its `chunk_size` (if any) is how many papers it gets per
+    call, each call's vectors stored as one shard.
     """
+    encoder = encoder or embedder
+    chunk_size = int(getattr(encoder, "chunk_size", CHUNK))
     start = time.perf_counter()
     keys, hashes, _ = vectors.load()
     stored = dict(zip(keys.tolist(), hashes.tolist(), strict=True))
     todo = [row for row in inputs if stored.get(row[0]) != row[1].encode()]
-    for done in range(0, len(todo), CHUNK):
-        chunk = todo[done : done + CHUNK]
-        vecs = embedder.encode_documents([document_text(t, a) for _, _, t, a in chunk])
+    for done in range(0, len(todo), chunk_size):
+        chunk = todo[done : done + chunk_size]
+        vecs = encoder.encode_documents([document_text(t, a) for _, _, t, a in chunk])
         vectors.append(np.array([r[0] for r in chunk], np.int64), [r[1] for r in chunk], vecs)
         if progress:
             progress(done + len(chunk), len(todo))

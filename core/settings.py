@@ -17,6 +17,7 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
 EmbedBackend = Literal["auto", "torch", "onnx-int8"]
+TaskRunner = Literal["local", "dask"]
 
 
 class Settings(BaseSettings):
@@ -107,6 +108,22 @@ class Settings(BaseSettings):
         ge=0,
         description="Parallel runs of the onnx-int8 backend, one text each, one CPU thread "
         "each; 0 = one per physical core.",
+    )
+    task_runner: TaskRunner = Field(
+        "local",
+        description="Where `paperradar index` embeds: local (this process) or dask (shards "
+        "on a Dask cluster through Prefect's DaskTaskRunner; see PAPERRADAR_DASK_ADDRESS).",
+    )
+    dask_address: str = Field(
+        "",
+        description="Dask scheduler address for PAPERRADAR_TASK_RUNNER=dask (e.g. "
+        "tcp://10.0.0.5:8786); empty = start a local cluster of PAPERRADAR_DASK_WORKERS processes.",
+    )
+    dask_workers: int = Field(
+        2,
+        ge=1,
+        description="Worker processes of the local Dask cluster started when "
+        "PAPERRADAR_DASK_ADDRESS is empty.",
     )
 
     @field_validator("categories", mode="before")

@@ -434,7 +434,11 @@ def _embedder(settings: Settings) -> Any:
 
 
 @app.command("index")
-def index_cmd() -> None:
+def index_cmd(
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Build the FAISS index afresh from the stored vectors (no re-embedding)."
+    )] = False,
+) -> None:
     """Embed papers that are new or changed, update the FAISS index, publish a snapshot."""
     from core.publish import publish
     from core.store import Store
@@ -451,21 +455,30 @@ def index_cmd() -> None:
         inputs = store.embedding_inputs()
         err.print(f"index: {len(inputs)} papers belong in the index (model {settings.model}, "
                   f"{embedder.backend})")
-        with store.run("index", {"model": settings.model, "backend": embedder.backend}) as counts:
+        params = {"model": settings.model, "backend": embedder.backend, "rebuild": rebuild}
+        with store.run("index", params) as counts:
             report = update_index(
                 inputs,
                 embedder,
                 VectorStore(settings.vectors_dir, embedder.vector_set),
                 settings.home / "index",
                 progress=lambda done, total: err.print(f"  embedded {done}/{total}"),
+                rebuild=rebuild,
+                flat_max=settings.index_flat_max,
+                shard_size=settings.index_shard_size,
             )
             counts.update(report.__dict__, seconds=round(report.seconds, 2))
         store.checkpoint()
     publish(settings.home, settings.work_db, settings.home / "index", {"run": "index"})
-    state = "rebuilt" if report.rebuilt else "unchanged"
+    if report.rebuilt:
+        state = f"built afresh, recall@10 {report.recall_at_10:.3f} vs exact"
+    elif report.written:
+        state = f"updated: +{report.added} -{report.removed}"
+    else:
+        state = "unchanged"
     err.print(
         f"embedded {report.embedded} papers, reused {report.reused}; index holds "
-        f"{report.indexed} ({state}) in {report.seconds:.1f}s"
+        f"{report.indexed} ({report.index_type}), {state}; {report.seconds:.1f}s"
     )
 
 
@@ -544,7 +557,13 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             if src["last_status"] not in ("ok", "running") else ""
         out.print(f"source {name}: last ok {last}{problem}", highlight=False)
     idx = report["index"]
-    out.print(f"index: {idx['count']} vectors, model {idx['model']}, {idx['state']}")
+    if "vectors" in idx:
+        out.print(f"index: {idx['papers']} papers in the database, {idx['count']} in the index "
+                  f"({idx['index_type']}, recall@10 {idx['recall_at_10']:.3f}), "
+                  f"{idx['vectors']} stored vectors ({idx['vector_set']}): {idx['state']}",
+                  highlight=False)
+    else:
+        out.print(f"index: model {idx['model']}, {idx['state']}", highlight=False)
     runs = Table("run", "kind", "started (UTC)", "status", "counts", "error")
     for r in report["runs"]:
         counts = ", ".join(f"{k} {v}" for k, v in r["counts"].items())

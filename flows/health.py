@@ -6,14 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import faiss
-import numpy as np
-
 from core.errors import IndexMismatchError, IndexMissingError
 from core.publish import current_snapshot
 from core.settings import Settings
 from core.store import Store
-from index.faiss_index import load_index
+from index.faiss_index import index_ids, load_index
+from index.vectors import VectorStore
 
 
 def collect_status(settings: Settings) -> dict[str, Any]:
@@ -57,30 +55,50 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         "sources": sources,
         "watermarks": {f"{s}:{k}": v for s, k, v in state_rows},
         "runs": runs,
-        "index": _index_state(snapshot.index_dir, settings.model, db_keys),
+        "index": _index_state(settings, snapshot.index_dir, db_keys),
         "disk_bytes": _disk_usage(settings.home),
     }
 
 
-def _index_state(index_dir: Path, model: str, db_keys: set[int]) -> dict[str, Any]:
+def _index_state(settings: Settings, index_dir: Path, db_keys: set[int]) -> dict[str, Any]:
+    """DuckDB rows vs index ids vs stored vectors, and what disagrees."""
     try:
-        index, manifest = load_index(index_dir, model)
+        index, manifest = load_index(index_dir, settings.model)
     except (IndexMissingError, IndexMismatchError) as exc:
-        return {"count": 0, "model": model, "state": str(exc), "consistent": False}
-    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-    stale = len(set(ids.tolist()) - db_keys)
-    missing = len(db_keys) - (len(ids) - stale)
-    consistent = stale == 0
-    state = "consistent" if consistent else f"{stale} ids not in the database"
+        return {"count": 0, "model": settings.model, "state": str(exc), "consistent": False,
+                "papers": len(db_keys)}
+    ids = index_ids(index)
+    id_set = set(ids.tolist())
+    stale = len(id_set - db_keys)
+    missing = len(db_keys - id_set)
+    duplicated = len(ids) - len(id_set)
+    vector_set = manifest.get("vector_set", manifest["model"])
+    vector_keys = set(VectorStore(settings.vectors_dir, vector_set).load()[0].tolist())
+    unstored = len(id_set - vector_keys)
+    consistent = stale == 0 and duplicated == 0
+    problems = [f"{stale} ids not in the database"] if stale else []
+    if duplicated:
+        problems.append(f"{duplicated} ids indexed twice")
     if missing:
-        state += f"; {missing} papers not indexed yet (run `paperradar index`)"
+        problems.append(f"{missing} papers not indexed yet (run `paperradar index`)")
+    if unstored:
+        problems.append(f"{unstored} indexed papers have no stored vector (run "
+                        "`paperradar index --rebuild`)")
     return {
+        "papers": len(db_keys),
         "count": int(index.ntotal),
+        "vectors": len(vector_keys),
         "model": manifest["model"],
+        "vector_set": vector_set,
+        "index_type": manifest.get("index_type", "IDMap2,FlatIP"),
+        "nprobe": manifest.get("nprobe"),
+        "recall_at_10": manifest.get("recall_at_10", 1.0),
         "built_at": manifest["built_at"],
         "consistent": consistent,
         "not_indexed": missing,
-        "state": state,
+        "not_in_database": stale,
+        "without_vector": unstored,
+        "state": "; ".join(problems) if problems else "consistent",
     }
 
 

@@ -69,3 +69,18 @@ def embedder() -> object:
     model = shared_embedder("all-MiniLM-L6-v2", "cpu", 0)
     _ = model.model
     return model
+
+
+@pytest.fixture(scope="session")
+def onnx_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models cache holding the int8 ONNX build of the bundled model, built once per session.
+
+    Copy it to `<home>/models` (shutil.copytree) where a test's CLI runs would otherwise
+    each build their own.
+    """
+    from index import onnx_backend
+    from index.embed import model_source
+
+    root = tmp_path_factory.mktemp("onnx-models")
+    onnx_backend.load_or_build("all-MiniLM-L6-v2", model_source("all-MiniLM-L6-v2"), root)
+    return root

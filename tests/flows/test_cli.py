@@ -115,7 +115,15 @@ def test_index_then_search_end_to_end(served_home: Path, capsys) -> None:  # typ
     assert status["papers"] == len(papers)
     assert status["index"]["consistent"] and status["index"]["count"] == len(papers)
     assert status["index"]["not_indexed"] == 0
+    assert status["index"]["papers"] == status["index"]["vectors"] == len(papers)
     assert [r["kind"] for r in status["runs"]][:2] == ["index", "index"]
+
+    # --rebuild builds the index afresh from the stored vectors: nothing is re-embedded.
+    assert main(["index", "--rebuild"]) == 0
+    assert "embedded 0 papers" in (err := capsys.readouterr().err) and "built afresh" in err
+    assert main(["status"]) == 0
+    assert f"{len(papers)} papers in the database, {len(papers)} in the index" in (
+        capsys.readouterr().out)
 
     assert main(["sql", "SELECT count(*) AS n FROM papers", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"n": len(papers)}]

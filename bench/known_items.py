@@ -4,7 +4,10 @@ Each line is `{"arxiv_id", "query", "note"}`: a query a researcher might type to
 one paper, written from its abstract in other words. The check keeps the set honest:
 
     python -m bench.known_items --check [--fixtures ../shared/fixtures]
-    python -m bench.known_items --sample [--per-month 6]   # the candidates the set came from
+    python -m bench.known_items --sample [--per-month 7]   # the candidates the set came from
+
+The set is the 100 candidates `--sample` prints with its defaults, less 2603.07555 (a
+one-sentence abstract that only restates its title), in the order sampled.
 
 Rules (`check`): every id is in the daily-arXiv corpus and appears once; at least
 MIN_ITEMS items; queries of 6 to 20 words; no content word of the title appears in the query (lowercased, four
@@ -185,7 +188,7 @@ def check(items: list[KnownItem], corpus: dict[str, CorpusPaper],
     return problems
 
 
-def sample_candidates(corpus: dict[str, CorpusPaper], per_month: int = 6,
+def sample_candidates(corpus: dict[str, CorpusPaper], per_month: int = 7,
                       seed: int = SAMPLE_SEED) -> list[str]:
     """Candidate ids for the set: per month, one paper of each major category, then others.
 
@@ -223,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--check", action="store_true", help="verify the set; exit 1 on a violation")
     action.add_argument("--sample", action="store_true", help="print the candidate papers")
-    parser.add_argument("--per-month", type=int, default=6, help="candidates per month (--sample)")
+    parser.add_argument("--per-month", type=int, default=7, help="candidates per month (--sample)")
     args = parser.parse_args(argv)
 
     corpus = load_corpus(args.fixtures)

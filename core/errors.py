@@ -61,3 +61,7 @@ class IndexMismatchError(VectorIndexError):
 
 class ModelLoadError(VectorIndexError):
     """The embedding model could not be loaded."""
+
+
+class ClusterError(PaperradarError):
+    """The Dask cluster for embedding could not be reached or started, or lost its work."""

@@ -442,6 +442,7 @@ def index_cmd(
     """Embed papers that are new or changed, update the FAISS index, publish a snapshot."""
     from core.publish import publish
     from core.store import Store
+    from flows.distributed import make_encoder
     from index.build import update_index
     from index.vectors import VectorStore
 
@@ -463,6 +464,7 @@ def index_cmd(
                 VectorStore(settings.vectors_dir, embedder.vector_set),
                 settings.home / "index",
                 progress=lambda done, total: err.print(f"  embedded {done}/{total}"),
+                encoder=make_encoder(settings, embedder),
                 rebuild=rebuild,
                 flat_max=settings.index_flat_max,
                 shard_size=settings.index_shard_size,

@@ -84,3 +84,12 @@ def onnx_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("onnx-models")
     onnx_backend.load_or_build("all-MiniLM-L6-v2", model_source("all-MiniLM-L6-v2"), root)
     return root
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect API (its own database) for every flow run of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield

@@ -515,11 +515,18 @@ class Store:
             return {}
         cursor = self.con.execute(
             """
+            WITH chosen AS (
+                SELECT * FROM papers WHERE paper_id IN (SELECT unnest(?::BIGINT[]))
+            ), best AS (
+                SELECT arxiv_id, arg_min(url, (NOT is_official, first_seen, url)) AS url,
+                       bool_or(is_official) AS is_official
+                FROM code_links WHERE arxiv_id IN (SELECT arxiv_id FROM chosen)
+                GROUP BY arxiv_id
+            )
             SELECT p.paper_id, p.arxiv_id, p.title, p.authors, p.published, p.primary_category,
-                   p.categories, p.venue, p.comment, p.withdrawn,
-                   (SELECT c.url FROM code_links c WHERE c.arxiv_id = p.arxiv_id
-                    ORDER BY c.is_official DESC, c.first_seen, c.url LIMIT 1) AS code_url
-            FROM papers p WHERE p.paper_id IN (SELECT unnest(?::BIGINT[]))
+                   p.categories, p.venue, p.comment, p.withdrawn, p.abstract,
+                   best.url AS code_url, best.is_official AS code_official
+            FROM chosen p LEFT JOIN best USING (arxiv_id)
             """,
             [list(paper_ids)],
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from core.errors import PaperradarError, StoreMissingError, UserInputError
@@ -440,6 +442,7 @@ def index_cmd(
     )] = False,
 ) -> None:
     """Embed papers that are new or changed, update the FAISS index, publish a snapshot."""
+    from core.fts import build_keyword_index
     from core.publish import publish
     from core.store import Store
     from flows.distributed import make_encoder
@@ -470,6 +473,11 @@ def index_cmd(
                 shard_size=settings.index_shard_size,
             )
             counts.update(report.__dict__, seconds=round(report.seconds, 2))
+            started = time.perf_counter()
+            if build_keyword_index(store.con, force=rebuild):
+                err.print(f"keyword index rebuilt over {len(inputs)} papers in "
+                          f"{time.perf_counter() - started:.1f}s")
+                counts["keyword_index_seconds"] = round(time.perf_counter() - started, 2)
         store.checkpoint()
     publish(settings.home, settings.work_db, settings.home / "index", {"run": "index"})
     if report.rebuilt:
@@ -488,27 +496,91 @@ def index_cmd(
 def search(
     query: Annotated[str, typer.Argument(help="What you are looking for, in your own words.")],
     k: Annotated[int, typer.Option("-k", help="Number of results (1-1000).")] = 10,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="hybrid (default), semantic (meaning) or keyword (BM25 on the words).")
+    ] = "hybrid",
+    since: Annotated[str | None, typer.Option(help="First v1 date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last v1 date (YYYY-MM-DD).")] = None,
+    category: Annotated[list[str] | None, typer.Option(
+        "--category", help="Only these arXiv categories (repeat or comma-separate).")] = None,
+    venue: Annotated[str | None, typer.Option(
+        help="Only this venue: 'ICML 2026', or 'ICML' for any year.")] = None,
+    has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with code.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
-    """Semantic search over the published papers, best match first."""
-    from core.publish import current_snapshot
-    from index.search import Searcher, check_k, clean_query
+    """Search the published papers (hybrid: meaning + words), best match first."""
+    from index.search import check_k, check_mode, clean_query
 
-    settings = _settings()
     clean_query(query)  # bad input fails before anything slow is loaded
     check_k(k)
-    searcher = Searcher(current_snapshot(settings.home), _embedder(settings))
+    check_mode(mode)
+    filters = _filters(since, until, category, venue, has_code)
+    searcher = _searcher()
     try:
-        results = searcher.search(query, k)
+        results = searcher.search(query, k, filters, mode)
     finally:
         searcher.close()
+    _print_results(results, as_json)
+
+
+@app.command()
+def similar(
+    arxiv_id: Annotated[str, typer.Argument(help="A paper in the database, e.g. 2401.01234.")],
+    k: Annotated[int, typer.Option("-k", help="Number of results (1-1000).")] = 10,
+    since: Annotated[str | None, typer.Option(help="First v1 date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last v1 date (YYYY-MM-DD).")] = None,
+    category: Annotated[list[str] | None, typer.Option(
+        "--category", help="Only these arXiv categories (repeat or comma-separate).")] = None,
+    venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
+    has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with code.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Papers most like a given one (more like this), from its stored vector."""
+    from core.arxiv_ids import split_arxiv_id
+    from index.search import check_k
+
+    split_arxiv_id(arxiv_id)
+    check_k(k)
+    filters = _filters(since, until, category, venue, has_code)
+    searcher = _searcher()
+    try:
+        results = searcher.similar(arxiv_id, k, filters)
+    finally:
+        searcher.close()
+    _print_results(results, as_json)
+
+
+def _filters(since: str | None, until: str | None, categories: list[str] | None,
+             venue: str | None, has_code: bool) -> Any:
+    from index.search import Filters
+
+    wanted = tuple(c.strip() for value in categories or [] for c in value.split(",") if c.strip())
+    return Filters(_parse_date(since), _parse_date(until), wanted, venue, has_code)
+
+
+def _searcher() -> Any:
+    from core.publish import current_snapshot
+    from index.search import Searcher
+
+    settings = _settings()
+    return Searcher(current_snapshot(settings.home), _embedder(settings))
+
+
+def _print_results(results: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         _print_json(results)
         return
-    table = Table("score", "arxiv id", "published", "title", "category")
+    if not results:
+        err.print("no paper matches (loosen the filters, or try other words)")
+        return
+    table = Table("score", "arxiv id", "published", "title / snippet", "category", "venue",
+                  "code")
     for r in results:
-        table.add_row(f"{r['score']:.3f}", r["arxiv_id"], r["published"], r["title"],
-                      r["primary_category"])
+        text = f"[bold]{escape(r['title'])}[/bold]\n{escape(r['snippet'])}"
+        code = ("official " if r.get("code_official") else "") + (r["code_url"] or "") \
+            if r["code_url"] else ""
+        table.add_row(f"{r['score']:.4f}", r["arxiv_id"], r["published"], text,
+                      r["primary_category"], r["venue"] or "", code)
     out.print(table)
 
 

@@ -1,25 +1,53 @@
-"""Semantic search over a published snapshot: embed the query, search FAISS, join DuckDB.
+"""Search over a published snapshot: semantic (FAISS), keyword (BM25) and hybrid, with filters.
 
-One entry point (`Searcher.search`) for the CLI and the dashboard; the model, the index
-and the read-only database are loaded once per Searcher.
+One entry point for the CLI and the dashboard: `Searcher(snapshot, embedder)`, loaded once
+per process (model, index, keyword postings, read-only database), then
+`searcher.search(query, k, filters, mode)` and `searcher.similar(arxiv_id, k, filters)`.
+
+- semantic: the query's embedding against the FAISS index (cosine).
+- keyword: BM25 over title, abstract and authors (index.keyword, DuckDB's FTS index).
+- hybrid (default): reciprocal-rank fusion of the two rankings, each cut at FUSE_DEPTH:
+  score = sum over the rankings of 1 / (RRF_K + rank). bench/search_eval.py compares it
+  with both modes alone and with score blending on the known-item and title sets.
+
+Filters (Filters) compose with every mode and are applied inside the search, never after
+it: the papers they allow are selected in DuckDB (parameters, never SQL text), FAISS
+searches only those ids (an IDSelector; an IVF index probes proportionally more lists),
+and BM25 scores only those documents. So k results come back whenever k papers match.
+Withdrawn papers are always left out.
 """
 
 from __future__ import annotations
 
+import math
+import re
+import threading
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
+import faiss
 import numpy as np
 
-from core.arxiv_ids import abs_url
+from core.arxiv_ids import abs_url, split_arxiv_id
 from core.errors import UserInputError
+from core.fts import load_fts
 from core.publish import Snapshot
-from core.store import Store
+from core.store import Store, paper_key
 from index.embed import Embedder
 from index.faiss_index import load_index
 
 MAX_K = 1000
 MAX_QUERY_CHARS = 2000
+MODES = ("hybrid", "semantic", "keyword")
+RRF_K = 60
+FUSE_DEPTH = 100  # each mode's ranking fused in hybrid: max(FUSE_DEPTH, 2k) papers deep
+SNIPPET_CHARS = 240
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-']*")
 
 
 def clean_query(query: str) -> str:
@@ -41,6 +69,58 @@ def check_k(k: int) -> int:
     return k
 
 
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise UserInputError(f"unknown search mode {mode!r}: use {', '.join(MODES)}")
+    return mode
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a result must be. Dates are v1 (first version) dates, both ends inclusive.
+
+    `categories`: any of them (cross-lists count). `venue`: a venue as stored ("ICML 2026")
+    or its name alone ("ICML": any year, workshops too), case-insensitive.
+    """
+
+    since: date | None = None
+    until: date | None = None
+    categories: tuple[str, ...] = field(default_factory=tuple)
+    venue: str | None = None
+    has_code: bool = False
+
+    def __post_init__(self) -> None:
+        if self.since and self.until and self.since > self.until:
+            raise UserInputError(
+                f"--since {self.since} is after --until {self.until}: nothing can match"
+            )
+        if self.venue is not None and not self.venue.strip():
+            raise UserInputError("--venue is empty: give a venue such as 'ICML 2026' or 'ICML'")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.categories or self.venue or self.has_code)
+
+    def where(self) -> tuple[str, list[Any]]:
+        """A WHERE clause over `papers` and its parameters (values never enter the text)."""
+        clauses, params = ["NOT withdrawn"], []
+        if self.since:
+            clauses.append("published >= ?")
+            params.append(self.since)
+        if self.until:
+            clauses.append("published < ?")
+            params.append(self.until + timedelta(days=1))
+        if self.categories:
+            clauses.append("list_has_any(categories, ?::VARCHAR[])")
+            params.append(list(self.categories))
+        if self.venue:
+            clauses.append("(lower(venue) = lower(?) OR starts_with(lower(venue), lower(?) || ' '))")
+            params += [self.venue.strip(), self.venue.strip()]
+        if self.has_code:
+            clauses.append("has_code")
+        return " AND ".join(clauses), params
+
+
 class Searcher:
     """Searches one snapshot. Build it once and reuse it: loading costs a second or two."""
 
@@ -51,31 +131,213 @@ class Searcher:
             snapshot.index_dir, embedder.model_name, embedder.vector_set
         )
         self.store = Store.open_read_only(snapshot.db_path)
+        self._lock = threading.RLock()  # one DuckDB connection: one query at a time
 
     def close(self) -> None:
         self.store.close()
 
-    def search(self, query: str, k: int = 10) -> list[dict[str, Any]]:
-        """The k papers closest to the query by cosine similarity, best first."""
-        vector = self.embedder.encode_query(clean_query(query))
-        return self._nearest(vector, check_k(k))
+    @cached_property
+    def keyword(self) -> Any:
+        from index.keyword import KeywordIndex
 
-    def _nearest(self, vector: np.ndarray, k: int) -> list[dict[str, Any]]:
-        if self.index.ntotal == 0:
+        with self._lock:
+            return KeywordIndex(self.store)
+
+    @cached_property
+    def categories(self) -> frozenset[str]:
+        _, rows = self.store.query("SELECT DISTINCT unnest(categories) FROM papers")
+        return frozenset(r[0] for r in rows)
+
+    def check_filters(self, filters: Filters) -> Filters:
+        unknown = [c for c in filters.categories if c not in self.categories]
+        if unknown:
+            raise UserInputError(
+                f"unknown category {unknown[0]!r}: no paper in the database has it "
+                f"(known here: {', '.join(sorted(self.categories)[:8])}, ...)"
+            )
+        return filters
+
+    # -- the entry points
+
+    def search(
+        self, query: str, k: int = 10, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> list[dict[str, Any]]:
+        """The k best papers for `query` by `mode`, best first; ties broken by arXiv id."""
+        query, k, mode = clean_query(query), check_k(k), check_mode(mode)
+        filters = self.check_filters(filters or Filters())
+        allowed = self._allowed(filters)
+        if mode == "keyword":
+            ranked = self._keyword(query, k, allowed)
+            return self._results(ranked, k, query, {"keyword": dict(ranked)})
+        if mode == "semantic":
+            ranked = self._semantic(self.embedder.encode_query(query), k, allowed)
+            return self._results(ranked, k, query, {"semantic": dict(ranked)})
+        depth = max(FUSE_DEPTH, 2 * k)
+        keyword: list[tuple[int, float]] = []
+        worker = threading.Thread(
+            target=lambda: keyword.extend(self._keyword(query, depth, allowed))
+        )
+        worker.start()  # BM25 runs while the query is embedded (both release the GIL)
+        semantic = self._semantic(self.embedder.encode_query(query), depth, allowed)
+        worker.join()
+        fused = fuse([semantic, keyword])
+        return self._results(fused, k, query, {"semantic": dict(semantic),
+                                                "keyword": dict(keyword)})
+
+    def similar(
+        self, arxiv_id: str, k: int = 10, filters: Filters | None = None
+    ) -> list[dict[str, Any]]:
+        """Papers closest to a stored paper's vector (the paper itself left out)."""
+        k = check_k(k)
+        filters = self.check_filters(filters or Filters())
+        key = paper_key(split_arxiv_id(arxiv_id)[0])
+        vector = self._stored_vector(key, arxiv_id)
+        allowed = self._allowed(filters)
+        if allowed is not None:
+            allowed = allowed[allowed != key]
+        ranked = [(i, s) for i, s in self._semantic(vector, k + 1, allowed) if i != key][:k]
+        return self._results(ranked, k, None, {"semantic": dict(ranked)})
+
+    # -- the parts
+
+    def _allowed(self, filters: Filters) -> np.ndarray | None:
+        """Sorted keys of the papers the filters allow; None for no filters."""
+        if not filters.active:
+            return None
+        where, params = filters.where()
+        with self._lock:
+            keys = self.store.con.execute(
+                f"SELECT paper_id FROM papers WHERE {where} ORDER BY paper_id", params
+            ).fetchnumpy()["paper_id"]
+        return np.asarray(keys, np.int64)
+
+    def _semantic(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        total = self.index.ntotal
+        if total == 0 or (allowed is not None and len(allowed) == 0):
             return []
-        # Over-fetch: papers withdrawn since the index was built are dropped below.
-        fetch = min(self.index.ntotal, k + max(10, k // 4))
-        scores, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), fetch)
-        hits = [(float(s), int(i)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
-        rows = self.store.papers_by_key([i for _, i in hits])
-        results = [
-            _result(rows[i], score) for score, i in hits if i in rows and not rows[i]["withdrawn"]
-        ]
+        query = vector.reshape(1, -1).astype(np.float32)
+        if allowed is None:
+            # Over-fetch: papers withdrawn since the index was built are dropped later.
+            scores, ids = self.index.search(query, min(total, k + max(10, k // 4)))
+        else:
+            selector = faiss.IDSelectorBatch(allowed)
+            ivf = _ivf(self.index)
+            if ivf is None:
+                params = faiss.SearchParameters(sel=selector)
+            else:
+                # Probe more lists the fewer papers are allowed, so as many allowed
+                # candidates are scanned as an unfiltered search scans papers.
+                share = max(len(allowed) / total, 1e-6)
+                nprobe = min(ivf.nlist, math.ceil(ivf.nprobe / share))
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+            scores, ids = self.index.search(query, min(len(allowed), k), params=params)
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def _keyword(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(len(self.keyword.paper_ids), bool)
+            mask[self.keyword.docids_of(allowed)] = True
+        with self._lock:
+            return self.keyword.top(query, k, mask)  # type: ignore[no-any-return]
+
+    def _stored_vector(self, key: int, arxiv_id: str) -> np.ndarray:
+        with self._lock:
+            _, rows = self.store.query("SELECT withdrawn FROM papers WHERE paper_id = ?", [key])
+        if not rows:
+            raise UserInputError(f"{arxiv_id} is not in the database")
+        try:
+            if _ivf(self.index) is not None:
+                ivf = _ivf(self.index)
+                if ivf.direct_map.type == faiss.DirectMap.NoMap:
+                    ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+            return np.asarray(self.index.reconstruct(key), np.float32)
+        except RuntimeError:
+            raise UserInputError(
+                f"{arxiv_id} is not in the index yet"
+                + (" (it is withdrawn)" if rows[0][0] else ": run `paperradar index`")
+            ) from None
+
+    def _results(
+        self,
+        ranked: Sequence[tuple[int, float]],
+        k: int,
+        query: str | None,
+        parts: dict[str, dict[int, float]],
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self.store.papers_by_key([key for key, _ in ranked])
+        terms = self._highlight_terms(query) if query else []
+        results = []
+        for key, score in ranked:
+            row = rows.get(key)
+            if row is None or row["withdrawn"]:
+                continue
+            result = _result(row, score, terms)
+            for name, scores in parts.items():
+                result[f"{name}_score"] = round(scores[key], 4) if key in scores else None
+            results.append(result)
         results.sort(key=lambda r: (-r["score"], r["arxiv_id"]))
         return results[:k]
 
+    def _highlight_terms(self, query: str) -> list[str]:
+        """The query's stemmed terms (as the keyword index stems them), for snippets."""
+        try:
+            with self._lock:
+                load_fts(self.store.con)
+                _, rows = self.store.query(
+                    "SELECT DISTINCT stem(unnest(fts_main_keyword_docs.tokenize(?)), 'porter')",
+                    [query],
+                )
+            return [r[0] for r in rows if r[0] and len(r[0]) > 1]
+        except Exception:  # no keyword index in this snapshot: plain lower-case words
+            return [w.lower() for w in _WORD.findall(query) if len(w) > 2]
 
-def _result(row: dict[str, Any], score: float) -> dict[str, Any]:
+
+def fuse(rankings: Sequence[Sequence[tuple[int, float]]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion: each key scores sum(1 / (k + rank)), rank from 1."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, (key, _) in enumerate(ranking, start=1):
+            fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def snippet(abstract: str, terms: Sequence[str], width: int = SNIPPET_CHARS) -> str:
+    """The abstract's sentence richest in the query's terms, cut to `width`, with **marks**.
+
+    A word is marked when it starts with one of the (stemmed) terms, as "diffusion" with
+    "diffus". Without terms, the abstract's beginning.
+    """
+    sentences = _SENTENCE.split(" ".join(abstract.split())) or [""]
+
+    def hits(sentence: str) -> int:
+        words = {w.lower() for w in _WORD.findall(sentence)}
+        return sum(any(w.startswith(t) for w in words) for t in terms)
+
+    best = max(sentences, key=hits) if terms else sentences[0]
+    if len(best) > width:
+        cut = best[:width].rsplit(" ", 1)[0]
+        best = cut + " …"
+    if not terms:
+        return best
+    pattern = re.compile(
+        r"\b(" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+        + r")[\w\-']*", re.IGNORECASE
+    )
+    return pattern.sub(lambda m: f"**{m.group(0)}**", best)
+
+
+def _ivf(index: faiss.Index) -> Any:
+    try:
+        return faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return None
+
+
+def _result(row: dict[str, Any], score: float, terms: Sequence[str]) -> dict[str, Any]:
     return {
         "arxiv_id": row["arxiv_id"],
         "title": row["title"],
@@ -83,8 +345,10 @@ def _result(row: dict[str, Any], score: float) -> dict[str, Any]:
         "published": row["published"].date().isoformat(),
         "primary_category": row["primary_category"],
         "categories": list(row["categories"]),
-        "score": round(score, 4),
+        "score": round(score, 6),
         "venue": row["venue"],
         "code_url": row["code_url"],
+        "code_official": row.get("code_official"),
         "url": abs_url(row["arxiv_id"]),
+        "snippet": snippet(row.get("abstract") or "", terms),
     }

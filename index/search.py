@@ -277,7 +277,7 @@ class Searcher:
                 continue
             result = _result(row, score, terms)
             for name, scores in parts.items():
-                result[f"{name}_score"] = round(scores[key], 4) if key in scores else None
+                result[f"{name}_score"] = round(float(scores[key]), 4) if key in scores else None
             results.append(result)
         results.sort(key=lambda r: (-r["score"], r["arxiv_id"]))
         return results[:k]
@@ -288,7 +288,9 @@ class Searcher:
             with self._lock:
                 load_fts(self.store.con)
                 _, rows = self.store.query(
-                    "SELECT DISTINCT stem(unnest(fts_main_keyword_docs.tokenize(?)), 'porter')",
+                    "SELECT DISTINCT stem(word, 'porter') FROM (SELECT unnest("
+                    "fts_main_keyword_docs.tokenize(?)) AS word) WHERE word NOT IN "
+                    "(SELECT sw FROM fts_main_keyword_docs.stopwords)",
                     [query],
                 )
             return [r[0] for r in rows if r[0] and len(r[0]) > 1]
@@ -345,7 +347,7 @@ def _result(row: dict[str, Any], score: float, terms: Sequence[str]) -> dict[str
         "published": row["published"].date().isoformat(),
         "primary_category": row["primary_category"],
         "categories": list(row["categories"]),
-        "score": round(score, 6),
+        "score": round(float(score), 6),
         "venue": row["venue"],
         "code_url": row["code_url"],
         "code_official": row.get("code_official"),

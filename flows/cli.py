@@ -592,15 +592,17 @@ def sql(
     statement: Annotated[str, typer.Argument(help="SQL to run, e.g. \"SELECT count(*) FROM papers\".")],
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as a JSON array.")] = False,
 ) -> None:
-    """Query the published database read-only (files, ATTACH and extensions are refused)."""
+    """Query the published database read-only: one SELECT/WITH/DESCRIBE/SHOW/EXPLAIN
+    statement; writes, files, ATTACH and extensions are refused."""
     from core.publish import current_snapshot
+    from core.sql_guard import check_sql, run_guarded
     from core.store import Store
 
-    if not statement.strip():
-        raise UserInputError("the SQL statement is empty")
+    check_sql(statement)  # refused before the database is opened
     settings = _settings()
     with Store.open_read_only(current_snapshot(settings.home).db_path, external_access=False) as db:
-        names, rows = db.query(statement)
+        result = run_guarded(db, statement, row_cap=None, time_limit=None)
+    names, rows = result.columns, result.rows
     if as_json:
         _print_json([dict(zip(names, row, strict=True)) for row in rows])
         return

@@ -133,9 +133,11 @@ def test_sql_is_read_only(served_home: Path, capsys) -> None:  # type: ignore[no
     day = ["--categories", "cs.CL", "--since", "2026-06-05", "--until", "2026-06-05"]
     assert main(["ingest", "arxiv", *day]) == 0
     capsys.readouterr()
+    # Refused statements are bad input (exit 2; core/sql_guard.py); tests/dashboard has the rest.
     for statement in ["DELETE FROM papers", "DROP TABLE papers",
-                      "SELECT * FROM read_csv('/etc/passwd')", "ATTACH '/tmp/x.duckdb' AS x"]:
-        assert main(["sql", statement]) == 1
+                      "SELECT * FROM read_csv('/etc/passwd')", "ATTACH '/tmp/x.duckdb' AS x",
+                      "COPY papers TO '/tmp/x.csv'", "SELECT 1; DROP TABLE papers"]:
+        assert main(["sql", statement]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("paperradar: error:") and "\n" not in err
     assert main(["sql", "SELECT count(*) FROM papers"]) == 0

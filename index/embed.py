@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,8 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self.backend == "onnx-int8":
             return self.onnx.encode(texts)  # type: ignore[no-any-return]
+        if self.device == "cuda":
+            return self.encode_overlapped(texts)
         vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -215,6 +218,49 @@ class Embedder:
             show_progress_bar=show_progress,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def encode_overlapped(self, texts: Sequence[str]) -> np.ndarray:
+        """The torch backend's vectors, with the next batch tokenised while this one runs.
+
+        Texts go longest first, in batches of `batch_size`, so each batch pads little; a
+        thread tokenises batch i+1 (into pinned memory on CUDA) while the device computes
+        batch i (fp16 on CUDA), and copies back overlap the next launch. The vectors are
+        sentence-transformers' own (same modules: transformer, pooling, normalisation).
+        """
+        import torch
+
+        model = self.model
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        size = self.batch_size
+        batches = [order[i : i + size] for i in range(0, len(texts), size)]
+        out = np.empty((len(texts), self.dimension), np.float32)
+        cuda = self.device == "cuda"
+
+        def tokenize(rows: np.ndarray) -> dict[str, Any]:
+            features = model.tokenize([texts[i] for i in rows])
+            return {k: v.pin_memory() if cuda and isinstance(v, torch.Tensor) else v
+                    for k, v in features.items()}
+
+        pending: list[tuple[np.ndarray, Any]] = []
+        with ThreadPoolExecutor(1) as pool, torch.inference_mode():
+            future = pool.submit(tokenize, batches[0])
+            for number, rows in enumerate(batches):
+                features = future.result()
+                if number + 1 < len(batches):
+                    future = pool.submit(tokenize, batches[number + 1])
+                features = {k: v.to(model.device, non_blocking=True)
+                            if isinstance(v, torch.Tensor) else v for k, v in features.items()}
+                vectors = model.forward(features)["sentence_embedding"].float()
+                vectors = torch.nn.functional.normalize(vectors, dim=1)
+                pending.append((rows, vectors.to("cpu", non_blocking=True)))
+                if len(pending) > 2:  # keep two batches in flight, then collect the oldest
+                    done_rows, done = pending.pop(0)
+                    out[done_rows] = done.numpy()
+            if cuda:
+                torch.cuda.synchronize()
+            for done_rows, done in pending:
+                out[done_rows] = done.numpy()
+        return out
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector, shape (dim,)."""

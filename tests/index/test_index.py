@@ -291,3 +291,17 @@ def test_a_torn_write_leaves_the_previous_generation_loadable(tmp_path: Path) ->
     assert after.added == 100 and sorted(p.name for p in (tmp_path / "index").iterdir()) == sorted(
         [load_index(tmp_path / "index", MODEL)[1]["files"][f] for f in ("index", "ids")]
         + ["manifest.json"])
+
+
+def test_overlapped_encoding_equals_sentence_transformers(corpus: list[Paper], embedder) -> None:  # type: ignore[no-untyped-def]
+    """The GPU path (tokenise the next batch while this one runs), checked on the CPU."""
+    texts = [document_text(p.title, p.abstract) for p in corpus[:40]]
+    import copy
+
+    small = copy.copy(embedder)
+    small._batch_size = 16  # several batches, the last one short
+    overlapped = small.encode_overlapped(texts)
+    plain = embedder.model.encode(texts, batch_size=16, normalize_embeddings=True,
+                                  convert_to_numpy=True)
+    assert overlapped.shape == plain.shape
+    assert np.allclose(overlapped, plain, atol=1e-5)

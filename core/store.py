@@ -249,6 +249,16 @@ def _m003_enrichment(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration(4, "topics, paper topics, label history, topic fits; trend views")
+def _m004_topics(con: duckdb.DuckDBPyConnection) -> None:
+    from core.topics_store import TOPIC_TABLES
+    from core.views import create_views
+
+    for statement in TOPIC_TABLES:
+        con.execute(statement)
+    create_views(con)
+
+
 # ---------------------------------------------------------------- the store
 
 

@@ -440,13 +440,19 @@ def index_cmd(
     rebuild: Annotated[bool, typer.Option(
         "--rebuild", help="Build the FAISS index afresh from the stored vectors (no re-embedding)."
     )] = False,
+    refit_topics: Annotated[bool, typer.Option(
+        "--refit-topics", help="Cluster the topics again (ids kept) instead of only assigning "
+        "new papers; done anyway when the corpus grew 20% since the last fit."
+    )] = False,
 ) -> None:
-    """Embed papers that are new or changed, update the FAISS index, publish a snapshot."""
+    """Embed papers that are new or changed, update the FAISS index and the topics, publish."""
     from core.fts import build_keyword_index
     from core.publish import publish
     from core.store import Store
+    from core.topics_store import TopicStore
     from flows.distributed import make_encoder
     from index.build import update_index
+    from index.topic_update import update_topics
     from index.vectors import VectorStore
 
     settings = _settings()
@@ -478,6 +484,11 @@ def index_cmd(
                 err.print(f"keyword index rebuilt over {len(inputs)} papers in "
                           f"{time.perf_counter() - started:.1f}s")
                 counts["keyword_index_seconds"] = round(time.perf_counter() - started, 2)
+            topics = update_topics(TopicStore(store), inputs,
+                                   VectorStore(settings.vectors_dir, embedder.vector_set),
+                                   refit=refit_topics)
+            err.print(topics.line())
+            counts["topics"] = topics.action
         store.checkpoint()
     publish(settings.home, settings.work_db, settings.home / "index", {"run": "index"})
     if report.rebuilt:

@@ -660,6 +660,126 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     out.print(f"disk: {report['disk_bytes'] / 1e6:.1f} MB under {report['home']}")
 
 
+# ---------------------------------------------------------------- trends
+
+TREND_COLUMNS = 8  # period columns in the table (--json has them all)
+
+
+@app.command()
+def trends(
+    by: Annotated[str, typer.Option(help="topic, category (primary), venue or code.")] = "topic",
+    period: Annotated[str, typer.Option(help="week (ISO, Monday first) or month.")] = "week",
+    since: Annotated[str | None, typer.Option(
+        help="First period, YYYY-MM-DD or YYYY-MM [default: the last 12 weeks / 6 months].")] = None,
+    level: Annotated[str, typer.Option(help="Topic level: fine or broad.")] = "fine",
+    emerging: Annotated[bool, typer.Option(
+        "--emerging", help="Rank topics by emerging score instead (last 4 complete weeks vs the "
+        "12 before; --category for one primary category).")] = False,
+    category: Annotated[str | None, typer.Option(help="With --emerging: one primary category.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Rows in the table (--json: all rows).")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as a JSON array.")] = False,
+) -> None:
+    """Papers per week or month by topic, category or venue (counts, shares, growth against
+    the trailing baseline), or code availability; partial periods are marked, not compared."""
+    from core.publish import current_snapshot
+    from core.store import Store
+    from index import trends as tr
+
+    by, period, level = tr.check_by(by), tr.check_period(period), tr.check_level(level)
+    first = tr.parse_since(since)
+    if category and not emerging:
+        raise UserInputError("--category goes with --emerging (use --by category for categories)")
+    settings = _settings()
+    with Store.open_read_only(current_snapshot(settings.home).db_path) as db:
+        if emerging:
+            rows = tr.emerging(db, level, category, limit if not as_json else 10_000)
+        else:
+            rows = tr.series(db, by, period, first, level)
+    if as_json:
+        _print_json(rows)
+    elif emerging:
+        _print_emerging(rows, level, category)
+    elif by == "code":
+        _print_code(rows, period)
+    else:
+        _print_trend(rows, by, period, level, limit)
+
+
+def _print_emerging(rows: list[dict[str, Any]], level: str, category: str | None) -> None:
+    if not rows:
+        err.print("no topic has enough papers in the recent window (or no topics yet: run "
+                  "`paperradar index`)")
+        return
+    r0 = rows[0]
+    out.print(f"emerging {level} topics{' in ' + category if category else ''}: "
+              f"{r0['recent_start']}…{r0['recent_end']} vs {r0['baseline_start']}…"
+              f"{r0['baseline_end']} (shares of all papers; score = log2 smoothed growth)",
+              highlight=False)
+    table = Table("rank", "topic", "label", "recent", "baseline", "recent share",
+                  "baseline share", "growth", "score", "born")
+    for r in rows:
+        growth = f"{r['growth']:.2f}x" if r["growth"] is not None else "new"
+        table.add_row(str(r["rank"]), str(r["topic_id"]), escape(r["label"]),
+                      str(r["recent_papers"]), str(r["baseline_papers"]),
+                      f"{r['recent_share']:.2%}", f"{r['baseline_share']:.2%}", growth,
+                      f"{r['emerging_score']:.2f}", f"{r['born']}" + (" (young)" if r["young"] else ""))
+    out.print(table)
+
+
+def _print_code(rows: list[dict[str, Any]], period: str) -> None:
+    table = Table(period, "papers", "with code", "share", "official", "official share",
+                  "median days to code")
+    for r in rows:
+        share = lambda v: "" if v is None else f"{v:.1%}"  # noqa: E731
+        days = "" if r["median_days_to_code"] is None else f"{r['median_days_to_code']:g}"
+        table.add_row(f"{_period_label(r[period], period)}{' *' if r['partial'] else ''}",
+                      str(r["papers"]),
+                      str(r["with_code"]), share(r["share_with_code"]), str(r["with_official_code"]),
+                      share(r["share_official"]), days)
+    out.print(table)
+    out.print("* partial period (not complete); recent periods are also low because code "
+              "often appears after v1", highlight=False)
+
+
+def _period_label(start: Any, period: str) -> str:
+    """A week as the date of its Monday, a month as YYYY-MM."""
+    return "" if start is None else f"{start:%Y-%m}" if period == "month" else f"{start}"
+
+
+def _print_trend(rows: list[dict[str, Any]], by: str, period: str, level: str, limit: int) -> None:
+    """Groups as rows, periods as columns (papers), then the last complete period's share
+    and growth; the groups with most papers in that period first."""
+    if not rows:
+        err.print("no papers in that range (or no topics yet: run `paperradar index`)")
+        return
+    periods = sorted({r[period] for r in rows})[-TREND_COLUMNS:]
+    partial = {r[period] for r in rows if r["partial"]}
+    complete = [p for p in periods if p not in partial]
+    last = complete[-1] if complete else None
+    key = (lambda r: (r["topic_id"], r["label"])) if by == "topic" else (lambda r: (r[by],))
+    cells: dict[tuple, dict[Any, dict[str, Any]]] = {}
+    for r in rows:
+        cells.setdefault(key(r), {})[r[period]] = r
+    ranked = sorted(cells.items(), key=lambda kv: (-(kv[1].get(last, {}).get("papers") or 0), kv[0]))
+    names = ["topic", "label"] if by == "topic" else [by]
+    table = Table(*names, *(f"{_period_label(p, period)}{' *' if p in partial else ''}"
+                            for p in periods),
+                  f"share {_period_label(last, period)}", f"growth {_period_label(last, period)}")
+    for group, by_period in ranked[:limit]:
+        now = by_period.get(last, {})
+        growth = now.get("growth")
+        table.add_row(*(escape(str(g)) for g in group),
+                      *(str(by_period[p]["papers"]) if p in by_period else "0" for p in periods),
+                      f"{now['share']:.2%}" if now.get("share") is not None else "",
+                      f"{growth:.2f}x" if growth is not None else "")
+    title = f"papers per {period} by {'topic (' + level + ')' if by == 'topic' else by}"
+    out.print(title, highlight=False)
+    out.print(table)
+    baseline = "12 weeks" if period == "week" else "3 months"
+    out.print(f"* partial period: not complete, not compared. growth = share of all papers / "
+              f"its share over the complete {period}s of the {baseline} before", highlight=False)
+
+
 # ---------------------------------------------------------------- entry point
 
 

@@ -520,28 +520,38 @@ class Store:
         ]
 
     def papers_by_key(self, paper_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        """Search-result fields for the given keys, with the best code link (official first)."""
+        """Search-result fields for the given keys, with the best code repository (official
+        first, then the oldest). A few milliseconds for a page of results: both queries are
+        IN lists of bound parameters, which DuckDB answers from the key indexes."""
         if not paper_ids:
             return {}
+        keys = list(dict.fromkeys(int(k) for k in paper_ids))
         cursor = self.con.execute(
-            """
-            WITH chosen AS (
-                SELECT * FROM papers WHERE paper_id IN (SELECT unnest(?::BIGINT[]))
-            ), best AS (
-                SELECT arxiv_id, arg_min(url, (NOT is_official, first_seen, url)) AS url,
-                       bool_or(is_official) AS is_official
-                FROM code_links WHERE arxiv_id IN (SELECT arxiv_id FROM chosen)
-                GROUP BY arxiv_id
-            )
-            SELECT p.paper_id, p.arxiv_id, p.title, p.authors, p.published, p.primary_category,
-                   p.categories, p.venue, p.comment, p.withdrawn, p.abstract,
-                   best.url AS code_url, best.is_official AS code_official
-            FROM chosen p LEFT JOIN best USING (arxiv_id)
-            """,
-            [list(paper_ids)],
+            "SELECT paper_id, arxiv_id, title, authors, published, primary_category, categories, "
+            "venue, comment, withdrawn, abstract FROM papers "
+            f"WHERE paper_id IN ({', '.join('?' * len(keys))})",
+            keys,
         )
         names = [d[0] for d in cursor.description]
-        return {int(row[0]): dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+        rows = {int(row[0]): dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+        arxiv_ids = [row["arxiv_id"] for row in rows.values()]
+        best: dict[str, tuple[Any, ...]] = {}
+        if arxiv_ids:
+            # No `kind` condition in SQL: it would turn the key lookup into a scan.
+            links = self.con.execute(
+                "SELECT arxiv_id, url, is_official, first_seen, kind FROM code_links "
+                f"WHERE arxiv_id IN ({', '.join('?' * len(arxiv_ids))})",
+                arxiv_ids,
+            ).fetchall()
+            for arxiv_id, url, official, first_seen, kind in links:
+                rank = (not official, first_seen, url)
+                if kind == "repository" and (arxiv_id not in best or rank < best[arxiv_id][0]):
+                    best[arxiv_id] = (rank, url, official)
+        for row in rows.values():
+            link = best.get(row["arxiv_id"])
+            row["code_url"] = link[1] if link else None
+            row["code_official"] = bool(link[2]) if link else None
+        return rows
 
     # -- runs and watermarks
 

@@ -47,6 +47,8 @@ class KeywordIndex:
         self._indptr = np.searchsorted(termids, np.arange(top))
         order = np.argsort(self.paper_ids)
         self._by_paper = (self.paper_ids[order], order)
+        self._stopwords = {r[0] for r in self.con.execute(f"SELECT sw FROM {SCHEMA}.stopwords")
+                           .fetchall()}
         vocabulary = self.con.execute(f"SELECT term, termid, df FROM {SCHEMA}.dict").fetchnumpy()
         self._vocabulary = dict(zip(vocabulary["term"].tolist(), zip(
             vocabulary["termid"].tolist(), vocabulary["df"].tolist(), strict=True), strict=True))
@@ -62,6 +64,14 @@ class KeywordIndex:
         ).fetchall()
         found = (self._vocabulary.get(term) for (term,) in rows)
         return sorted((int(t), int(df)) for t, df in (f for f in found if f is not None))
+
+    def stems(self, query: str) -> list[str]:
+        """The query's distinct stems, stop words left out (to mark them in snippets)."""
+        rows = self.con.execute(
+            f"SELECT DISTINCT word, stem(word, '{STEMMER}') FROM "
+            f"(SELECT unnest({SCHEMA}.tokenize(?)) AS word)", [query]
+        ).fetchall()
+        return sorted({stem for word, stem in rows if word and word not in self._stopwords})
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 of every document (by docid) for `query`; 0 where no term matches."""

@@ -131,6 +131,9 @@ class Searcher:
             snapshot.index_dir, embedder.model_name, embedder.vector_set
         )
         self.store = Store.open_read_only(snapshot.db_path)
+        # One query at a time gains nothing from OpenMP threads, and their spin-waits cost
+        # milliseconds whenever another process holds a core (a flow, the dashboard).
+        faiss.omp_set_num_threads(1)
         self._lock = threading.RLock()  # one DuckDB connection: one query at a time
 
     def close(self) -> None:
@@ -233,7 +236,8 @@ class Searcher:
                 nprobe = min(ivf.nlist, math.ceil(ivf.nprobe / share))
                 params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
             scores, ids = self.index.search(query, min(len(allowed), k), params=params)
-        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        found = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        return sorted(found, key=lambda item: (-item[1], item[0]))
 
     def _keyword(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         mask = None
@@ -267,33 +271,35 @@ class Searcher:
         query: str | None,
         parts: dict[str, dict[int, float]],
     ) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self.store.papers_by_key([key for key, _ in ranked])
+        """Result dicts for the first k of `ranked` still in the database (not withdrawn).
+
+        Rows are fetched a page at a time, so a long fused ranking costs one small query.
+        """
+        chosen: list[tuple[float, dict[str, Any], int]] = []
+        start = 0
+        while len(chosen) < k and start < len(ranked):
+            page = ranked[start : start + k - len(chosen) + 5]
+            start += len(page)
+            with self._lock:
+                rows = self.store.papers_by_key([key for key, _ in page])
+            for key, score in page:
+                row = rows.get(key)
+                if row is not None and not row["withdrawn"] and len(chosen) < k:
+                    chosen.append((score, row, key))
         terms = self._highlight_terms(query) if query else []
         results = []
-        for key, score in ranked:
-            row = rows.get(key)
-            if row is None or row["withdrawn"]:
-                continue
+        for score, row, key in chosen:
             result = _result(row, score, terms)
             for name, scores in parts.items():
                 result[f"{name}_score"] = round(float(scores[key]), 4) if key in scores else None
             results.append(result)
-        results.sort(key=lambda r: (-r["score"], r["arxiv_id"]))
-        return results[:k]
+        return results
 
     def _highlight_terms(self, query: str) -> list[str]:
-        """The query's stemmed terms (as the keyword index stems them), for snippets."""
+        """The query's stems (as the keyword index cuts them), for snippets."""
         try:
             with self._lock:
-                load_fts(self.store.con)
-                _, rows = self.store.query(
-                    "SELECT DISTINCT stem(word, 'porter') FROM (SELECT unnest("
-                    "fts_main_keyword_docs.tokenize(?)) AS word) WHERE word NOT IN "
-                    "(SELECT sw FROM fts_main_keyword_docs.stopwords)",
-                    [query],
-                )
-            return [r[0] for r in rows if r[0] and len(r[0]) > 1]
+                return self.keyword.stems(query)  # type: ignore[no-any-return]
         except Exception:  # no keyword index in this snapshot: plain lower-case words
             return [w.lower() for w in _WORD.findall(query) if len(w) > 2]
 
@@ -314,21 +320,20 @@ def snippet(abstract: str, terms: Sequence[str], width: int = SNIPPET_CHARS) -> 
     "diffus". Without terms, the abstract's beginning.
     """
     sentences = _SENTENCE.split(" ".join(abstract.split())) or [""]
-
-    def hits(sentence: str) -> int:
-        words = {w.lower() for w in _WORD.findall(sentence)}
-        return sum(any(w.startswith(t) for w in words) for t in terms)
-
-    best = max(sentences, key=hits) if terms else sentences[0]
-    if len(best) > width:
-        cut = best[:width].rsplit(" ", 1)[0]
-        best = cut + " …"
     if not terms:
-        return best
+        best = sentences[0]
+        return best if len(best) <= width else best[:width].rsplit(" ", 1)[0] + " …"
     pattern = re.compile(
-        r"\b(" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+        r"\b(?:" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
         + r")[\w\-']*", re.IGNORECASE
     )
+
+    def hits(sentence: str) -> int:
+        return len({m.group(0).lower() for m in pattern.finditer(sentence)})
+
+    best = max(sentences, key=hits)
+    if len(best) > width:
+        best = best[:width].rsplit(" ", 1)[0] + " …"
     return pattern.sub(lambda m: f"**{m.group(0)}**", best)
 
 

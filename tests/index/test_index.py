@@ -305,3 +305,46 @@ def test_overlapped_encoding_equals_sentence_transformers(corpus: list[Paper], e
                                   convert_to_numpy=True)
     assert overlapped.shape == plain.shape
     assert np.allclose(overlapped, plain, atol=1e-5)
+
+
+def test_a_model_change_reembeds_into_its_own_set_and_swaps_only_when_complete(
+        tmp_path: Path, corpus: list[Paper], embedder, onnx_models: Path) -> None:  # type: ignore[no-untyped-def]
+    """Another vector set (here the int8 backend; a new PAPERRADAR_MODEL works the same way)."""
+    from index.embed import Embedder
+
+    with Store.open(tmp_path / "work.duckdb") as store:
+        store.upsert_papers(corpus)
+        inputs = store.embedding_inputs()
+    old = VectorStore(tmp_path / "vectors", embedder.vector_set)
+    update_index(inputs, embedder, old, tmp_path / "index", shard_size=16)
+    old_files = {p.name: p.read_bytes() for p in old.shards()}
+
+    other = Embedder(MODEL, "cpu", backend="onnx-int8", models_dir=onnx_models)
+    new = VectorStore(tmp_path / "vectors", other.vector_set)
+    assert new.path != old.path
+
+    class Interrupted(Exception):
+        pass
+
+    class DiesAfterOneShard:
+        calls = 0
+
+        def encode_documents(self, texts):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls > 1:
+                raise Interrupted
+            return other.encode_documents(texts)
+
+    with pytest.raises(Interrupted):
+        update_index(inputs, other, new, tmp_path / "index", encoder=DiesAfterOneShard(),
+                     shard_size=16)
+    # Until the new set is complete the index still holds (and answers for) the old one.
+    index, manifest = load_index(tmp_path / "index", MODEL, embedder.vector_set)
+    assert index.ntotal == len(inputs) and len(new.shards()) == 1
+
+    done = update_index(inputs, other, new, tmp_path / "index", shard_size=16)
+    assert (done.embedded, done.reused, done.rebuilt) == (len(inputs) - 16, 16, True)
+    assert load_index(tmp_path / "index", MODEL)[1]["vector_set"] == other.vector_set
+    with pytest.raises(IndexMismatchError, match="PAPERRADAR_EMBED_BACKEND"):
+        load_index(tmp_path / "index", MODEL, embedder.vector_set)
+    assert {p.name: p.read_bytes() for p in old.shards()} == old_files  # the old set untouched

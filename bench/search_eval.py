@@ -107,14 +107,72 @@ class TfidfBaseline:
         return [self.ids[i] for i in top if scores[i] > 0]
 
 
-def project_systems(corpus: Mapping[str, CorpusPaper]) -> dict[str, Rank]:
-    """paperradar's own search, one entry per mode, to be compared with the baselines.
+def project_systems(corpus: Mapping[str, CorpusPaper], home: Path | None = None) -> dict[str, Rank]:
+    """paperradar's own search over an indexed corpus: its three modes, and fusion variants.
 
-    The keyword, semantic and hybrid modes of `index.search` are to be registered here,
-    each as a name -> `rank(query) -> arXiv ids, best first` over `corpus` (build the
-    store and index from it once, then search with k >= 10). Empty until then.
+    `home` is a PAPERRADAR_HOME holding the corpus, published and indexed:
+
+        PAPERRADAR_HOME=H paperradar ingest snapshot --categories all ../shared/fixtures/daily-arxiv/
+        PAPERRADAR_HOME=H paperradar index
+
+    Besides the modes as shipped (`index.search.Searcher.search`), hybrid variants built
+    from the same two rankings show why the shipped fusion was chosen: reciprocal-rank
+    fusion with other constants, and a blend of min-max normalised scores.
     """
-    return {}
+    if home is None:
+        return {}
+    from core.publish import current_snapshot
+    from core.settings import Settings
+    from flows.cli import _embedder
+    from index.search import FUSE_DEPTH, Searcher, fuse
+
+    settings = Settings(home=home)
+    searcher = Searcher(current_snapshot(home), _embedder(settings))
+    _, rows = searcher.store.query("SELECT paper_id, arxiv_id FROM papers")
+    ids = dict(rows)
+    missing = len(set(corpus) - set(ids.values()))
+    if missing:
+        raise SystemExit(f"{home} lacks {missing} corpus papers: ingest and index it first")
+
+    def mode(name: str) -> Rank:
+        return lambda query: [r["arxiv_id"] for r in searcher.search(query, 10, mode=name)]
+
+    def both(query: str) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        vector = searcher.embedder.encode_query(query)
+        return (searcher._semantic(vector, FUSE_DEPTH, None),
+                searcher._keyword(query, FUSE_DEPTH, None))
+
+    def rrf(k: int) -> Rank:
+        def rank(query: str) -> list[str]:
+            semantic, keyword = both(query)
+            return [ids[key] for key, _ in fuse([semantic, keyword], k)[:10]]
+        return rank
+
+    def blend(weight: float) -> Rank:
+        def rank(query: str) -> list[str]:
+            semantic, keyword = both(query)
+            scores: dict[int, float] = {}
+            for ranking, w in ((semantic, weight), (keyword, 1 - weight)):
+                if not ranking:
+                    continue
+                values = np.array([s for _, s in ranking])
+                lo, hi = values.min(), values.max()
+                for key, value in ranking:
+                    scores[key] = scores.get(key, 0.0) + w * (value - lo) / max(hi - lo, 1e-9)
+            best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+            return [ids[key] for key, _ in best]
+        return rank
+
+    searcher.search("warm up the model and the keyword index", 10)
+    return {
+        "paperradar keyword (BM25, DuckDB FTS)": mode("keyword"),
+        "paperradar semantic": mode("semantic"),
+        "**paperradar hybrid (RRF k=60, shipped)**": mode("hybrid"),
+        "hybrid variant: RRF k=10": rrf(10),
+        "hybrid variant: RRF k=120": rrf(120),
+        "hybrid variant: score blend 0.5/0.5": blend(0.5),
+        "hybrid variant: score blend 0.7 semantic": blend(0.7),
+    }
 
 
 def _git(*args: str) -> str:
@@ -161,6 +219,9 @@ def main() -> None:
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
     parser.add_argument("--known-items", type=Path, default=DEFAULT_PATH)
     parser.add_argument("--titles", type=int, default=TITLE_CASES, help="title -> paper cases")
+    parser.add_argument("--home", type=Path, default=None,
+                        help="a PAPERRADAR_HOME with the corpus ingested and indexed: adds "
+                             "paperradar's own modes (see project_systems)")
     args = parser.parse_args()
 
     corpus = load_corpus(args.fixtures)
@@ -168,7 +229,7 @@ def main() -> None:
     tfidf = TfidfBaseline(corpus)
     print(f"tf-idf index built in {time.perf_counter() - start:.1f} s "
           f"({len(tfidf.vectorizer.vocabulary_)} terms)")
-    systems: dict[str, Rank] = {"tf-idf (arxiv-sanity-lite)": tfidf.rank, **project_systems(corpus)}
+    systems: dict[str, Rank] = {"tf-idf (arxiv-sanity-lite)": tfidf.rank, **project_systems(corpus, args.home)}
     run(systems, args.fixtures, corpus=corpus, known_items=args.known_items, titles=args.titles)
 
 

@@ -62,11 +62,10 @@ _COMMAND = re.compile(r"\\[a-zA-Z]+\*?|\\.")  # \textbf{Sparse} keeps "Sparse"
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _TOKEN = re.compile(r"[0-9]*[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*")  # "3d", not "2024"
 _SPLIT = re.compile(r"[.,;:!?()\[\]\"]")  # phrases never cross these
-MAX_WORDS = 3  # longest phrase
 
 
 def terms(text: str) -> list[str]:
-    """The terms of one text: informative words, and phrases of up to MAX_WORDS adjacent words
+    """The terms of one text: informative words, and phrases of two or three adjacent words
     with no stop word inside, neither made of generic words only.
 
     >>> terms("We propose $\\alpha$-Diffusion models for video generation (see https://x.io).")
@@ -76,21 +75,32 @@ def terms(text: str) -> list[str]:
     text = _COMMAND.sub(" ", _MATH.sub(" ", text)).lower()
     found: list[str] = []
     for chunk in _SPLIT.split(text):
-        words = _TOKEN.findall(chunk)
-        for i, word in enumerate(words):
+        run: list[str] = []
+        for word in _TOKEN.findall(chunk):
             if word in STOP or len(word) < 2:
-                continue
-            if word not in GENERIC:
-                found.append(word)
-            generic = word in GENERIC
-            for j in range(i + 1, min(i + MAX_WORDS, len(words))):
-                nxt = words[j]
-                if nxt in STOP or len(nxt) < 2:
-                    break
-                generic = generic and nxt in GENERIC
-                if not generic:
-                    found.append(" ".join(words[i : j + 1]))
+                _emit(run, found)
+                run = []
+            else:
+                run.append(word)
+        _emit(run, found)
     return found
+
+
+def _emit(run: list[str], found: list[str]) -> None:
+    """The terms of a run of words without stop words: every word, pair and triple that is
+    not made of generic words only."""
+    n = len(run)
+    if not n:
+        return
+    generic = [w in GENERIC for w in run]
+    for i, word in enumerate(run):
+        if not generic[i]:
+            found.append(word)
+        if i + 1 < n:
+            if not (generic[i] and generic[i + 1]):
+                found.append(f"{word} {run[i + 1]}")
+            if i + 2 < n and not (generic[i] and generic[i + 1] and generic[i + 2]):
+                found.append(f"{word} {run[i + 1]} {run[i + 2]}")
 
 
 def topic_terms(

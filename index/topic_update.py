@@ -28,6 +28,7 @@ from index.vectors import VectorStore
 REFIT_GROWTH = 1.2  # refit when the corpus has grown by 20% since the last fit
 CENTRAL_PAPERS = 5
 BORN_QUANTILE = 5  # a new topic is born on this percentile of its papers' v1 days
+LABEL_PAPERS = 150  # a fine topic is labelled from this many of its most central papers
 
 Action = Literal["fit", "refit", "assign", "none"]
 
@@ -105,7 +106,7 @@ def update_topics(db: TopicStore, inputs: Sequence[tuple[int, str, str, str]],
         return TopicReport("none", len(keys), 0, 0, 0)
     if action == "assign":
         return _assign(db, keys, hashes, x, live, now, start)
-    texts = [document_text(inputs[i][2], inputs[i][3]) for i in rows.tolist()]
+    texts = [(inputs[i][2], inputs[i][3]) for i in rows.tolist()]
     return _fit(db, keys, hashes, x, texts, action, vectors.model, now, start)
 
 
@@ -131,7 +132,8 @@ def _assign(db: TopicStore, keys: np.ndarray, hashes: list[str], x: np.ndarray,
                        seconds=time.perf_counter() - start)
 
 
-def _fit(db: TopicStore, keys: np.ndarray, hashes: list[str], x: np.ndarray, texts: list[str],
+def _fit(db: TopicStore, keys: np.ndarray, hashes: list[str], x: np.ndarray,
+         texts: list[tuple[str, str]],
          action: Action, vector_set: str, now: datetime, start: float) -> TopicReport:
     arxiv_ids, days = db.paper_meta(keys)
     previous = {t["topic_id"]: t for t in db.topics(live_only=False)}
@@ -149,11 +151,16 @@ def _fit(db: TopicStore, keys: np.ndarray, hashes: list[str], x: np.ndarray, tex
         kept = float((model.topic_of()[had] == old_fine[had]).mean()) if had.any() else None
     fine_ids, broad_ids = model.topic_of(), model.broad_of()
     broad_rows = model.parent[model.fine_of]
+    # Labels from the LABEL_PAPERS most central papers of each fine topic (broad topics:
+    # those of their fine topics): typical papers, and a cost bounded by the topic count.
+    sample = np.sort(np.concatenate(list(tp.central(model.fine_sim, model.fine_of,
+                                                    LABEL_PAPERS).values())))
+    sample_texts = [document_text(*texts[i]) for i in sample.tolist()]
     topics: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     for level, lv, members, sims in (("fine", model.fine, model.fine_of, model.fine_sim),
                                      ("broad", model.broad, broad_rows, model.broad_sim)):
-        terms = topic_terms(texts, members, len(lv.ids))
+        terms = topic_terms(sample_texts, members[sample], len(lv.ids))
         best = tp.central(sims, members, CENTRAL_PAPERS)
         sizes = np.bincount(members, minlength=len(lv.ids))
         for j, topic_id in enumerate(lv.ids.tolist()):

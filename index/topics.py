@@ -30,6 +30,7 @@ FINE_MAX, BROAD_MAX = 400, 40
 FINE_PER_BROAD = 8
 MIN_PAPERS = 20  # fewer papers than this: no topics
 MATCH_MIN = 0.8  # centroid cosine that carries a topic id over a refit
+STICKY = 0.02  # cosine a paper may lose at a refit to stay in its topic
 SEED_SAMPLE_PER_TOPIC = 100  # k-means++ seeds are drawn from at most this many papers per topic
 
 
@@ -180,14 +181,25 @@ def fit(x: np.ndarray, first_id: int = 1, seed: int = SEED) -> Topics:
     """Fit both levels from scratch on the unit rows of `x`; ids count up from `first_id`."""
     x = normalise(x)
     k = fine_k(len(x))
-    fine = kmeans(x, k, seed=seed)
-    return _finish(x, fine, np.arange(first_id, first_id + k), None, None, first_id + k, seed)
+    centroids = kmeans(x, k, seed=seed)
+    fine_of, fine_sim = nearest(x, centroids)
+    alive = np.unique(fine_of)  # k-means can leave a cluster empty: no topic without papers
+    ids = np.arange(first_id, first_id + k)[alive]
+    fine_of = np.searchsorted(alive, fine_of)
+    return _finish(x, centroids[alive], ids, fine_of, fine_sim, first_id + k, seed,
+                   frozenset(ids.tolist()), frozenset())
 
 
 def refit(x: np.ndarray, old_fine: np.ndarray, old_broad: np.ndarray, next_id: int,
-          seed: int = SEED) -> Topics:
+          seed: int = SEED, sticky: float = STICKY) -> Topics:
     """Fit again, keeping ids: `old_fine[i]` / `old_broad[i]` are paper i's current topic ids
-    (-1 where it has none, e.g. a paper not assigned yet); new ids count up from `next_id`."""
+    (-1 where it has none, e.g. a paper not assigned yet); new ids count up from `next_id`.
+
+    A paper stays in its topic while that topic continues and fits it within `sticky` (cosine)
+    of the best one: papers on a border do not flip sides from one refit to the next.
+    Continuing fine topics keep their broad parent; new ones join the nearest broad topic
+    (broad topics are regrouped by a fit from scratch only).
+    """
     x = normalise(x)
     fine_ids, fine_rows = np.unique(old_fine[old_fine >= 0], return_inverse=True)
     members = np.full(len(x), -1, np.int64)
@@ -196,20 +208,48 @@ def refit(x: np.ndarray, old_fine: np.ndarray, old_broad: np.ndarray, next_id: i
     # The current topics are the first seeds; a grown corpus gets its extra topics seeded
     # by k-means++ where those fit worst.
     k = max(fine_k(len(x)), len(fine_ids))
-    fine = kmeans(x, k, init=old_centroids, seed=seed)
-    matched = match(old_centroids, fine)
-    ids, next_id = _ids(matched, fine_ids, next_id)
-    broad_ids, broad_rows = np.unique(old_broad[old_broad >= 0], return_inverse=True)
-    broad_members = np.full(len(x), -1, np.int64)
-    broad_members[old_broad >= 0] = broad_rows
-    old_broad_centroids = member_centroids(x, broad_members, len(broad_ids))
-    topics = _finish(x, fine, ids, old_broad_centroids, broad_ids, next_id, seed)
-    retired = (set(fine_ids.tolist()) - set(topics.fine.ids.tolist())) | (
-        set(broad_ids.tolist()) - set(topics.broad.ids.tolist()))
-    new = (set(topics.fine.ids.tolist()) - set(fine_ids.tolist())) | (
-        set(topics.broad.ids.tolist()) - set(broad_ids.tolist()))
-    return Topics(topics.fine, topics.broad, topics.parent, topics.fine_of, topics.fine_sim,
-                  topics.broad_sim, frozenset(new), frozenset(retired))
+    centroids = kmeans(x, k, init=old_centroids, seed=seed)
+    ids, next_id = _ids(match(old_centroids, centroids), fine_ids, next_id)
+    fine_of, fine_sim = nearest(x, centroids)
+    row_of = {int(t): j for j, t in enumerate(ids.tolist())}
+    old_rows = np.array([row_of.get(int(t), -1) for t in old_fine.tolist()], np.int64)
+    can = np.flatnonzero(old_rows >= 0)
+    stay_sim = np.einsum("ij,ij->i", x[can], centroids[old_rows[can]])
+    stay = stay_sim >= fine_sim[can] - sticky
+    fine_of[can[stay]] = old_rows[can[stay]]
+    fine_sim[can[stay]] = stay_sim[stay]
+    alive = np.unique(fine_of)  # no topic without papers
+    centroids, ids = centroids[alive], ids[alive]
+    fine_of = np.searchsorted(alive, fine_of)
+
+    # Broad: a continuing fine topic keeps its parent (all its old papers had the same one).
+    parent_of_old = {int(f): int(b) for f, b in zip(old_fine.tolist(), old_broad.tolist(),
+                                                     strict=True) if f >= 0 and b >= 0}
+    parent_ids = np.array([parent_of_old.get(int(t), -1) for t in ids.tolist()], np.int64)
+    kept_parents = np.unique(parent_ids[parent_ids >= 0])
+    if not len(kept_parents):  # nothing to continue: group the fine topics afresh
+        return _finish(x, centroids, ids, fine_of, fine_sim, next_id, seed,
+                       frozenset(ids.tolist()) - frozenset(fine_ids.tolist()),
+                       frozenset(fine_ids.tolist()) - frozenset(ids.tolist()))
+    known = np.flatnonzero(parent_ids >= 0)
+    broad_rows_known = np.searchsorted(kept_parents, parent_ids[known])
+    paper_broad = np.full(len(x), -1, np.int64)
+    in_known = np.isin(fine_of, known)
+    row_in_known = {int(j): int(b) for j, b in zip(known.tolist(), broad_rows_known.tolist(),
+                                                   strict=True)}
+    paper_broad[in_known] = [row_in_known[int(j)] for j in fine_of[in_known].tolist()]
+    broad = member_centroids(x, paper_broad, len(kept_parents))
+    parent = np.empty(len(ids), np.int64)
+    parent[known] = broad_rows_known
+    fresh = np.flatnonzero(parent_ids < 0)
+    if len(fresh):
+        parent[fresh], _ = nearest(centroids[fresh], broad)
+    broad_sim = np.einsum("ij,ij->i", x, broad[parent[fine_of]]).astype(np.float32)
+    old_ids = set(fine_ids.tolist()) | set(old_broad[old_broad >= 0].tolist())
+    new_ids = set(ids.tolist()) | set(kept_parents.tolist())
+    return Topics(Level(ids, centroids), Level(kept_parents.astype(np.int64), broad), parent,
+                  fine_of, fine_sim, broad_sim, frozenset(new_ids - old_ids),
+                  frozenset(old_ids - new_ids))
 
 
 def _ids(matched: np.ndarray, old_ids: np.ndarray, next_id: int) -> tuple[np.ndarray, int]:
@@ -223,34 +263,19 @@ def _ids(matched: np.ndarray, old_ids: np.ndarray, next_id: int) -> tuple[np.nda
     return ids, next_id
 
 
-def _finish(x: np.ndarray, fine_centroids: np.ndarray, fine_ids: np.ndarray,
-            old_broad: np.ndarray | None, old_broad_ids: np.ndarray | None, next_id: int,
-            seed: int) -> Topics:
-    """Assign the papers, drop empty fine topics, cluster the fine centroids into broad ones."""
-    fine_of, fine_sim = nearest(x, fine_centroids)
-    sizes = np.bincount(fine_of, minlength=len(fine_centroids))
-    alive = np.flatnonzero(sizes)
-    if len(alive) < len(fine_centroids):  # k-means left a cluster empty: no topic without papers
-        fine_centroids, fine_ids = fine_centroids[alive], fine_ids[alive]
-        fine_of, fine_sim = nearest(x, fine_centroids)
-        sizes = np.bincount(fine_of, minlength=len(fine_centroids))
-    kb = broad_k(len(fine_centroids))
-    if old_broad is not None:
-        kb = min(max(kb, len(old_broad)), len(fine_centroids))
-    init = None if old_broad is None else old_broad[:kb]
-    broad = kmeans(fine_centroids, kb, init=init, weights=sizes.astype(np.float32), seed=seed)
-    parent, _ = nearest(fine_centroids, broad)
+def _finish(x: np.ndarray, centroids: np.ndarray, ids: np.ndarray, fine_of: np.ndarray,
+            fine_sim: np.ndarray, next_id: int, seed: int, new: frozenset[int],
+            retired: frozenset[int]) -> Topics:
+    """Group the fine topics into broad ones: weighted k-means of their centroids."""
+    sizes = np.bincount(fine_of, minlength=len(centroids)).astype(np.float32)
+    broad = kmeans(centroids, broad_k(len(centroids)), weights=sizes, seed=seed)
+    parent, _ = nearest(centroids, broad)
     used = np.unique(parent)
-    broad = broad[used]
-    parent = np.searchsorted(used, parent)
-    if old_broad is None or old_broad_ids is None:
-        broad_ids = np.arange(next_id, next_id + len(broad))
-    else:
-        broad_ids, _ = _ids(match(old_broad, broad), old_broad_ids, next_id)
-    broad_sim = np.einsum("ij,ij->i", x, broad[parent[fine_of]])
-    return Topics(Level(np.asarray(fine_ids, np.int64), fine_centroids),
-                  Level(np.asarray(broad_ids, np.int64), broad), parent, fine_of, fine_sim,
-                  broad_sim.astype(np.float32))
+    broad, parent = broad[used], np.searchsorted(used, parent)
+    broad_ids = np.arange(next_id, next_id + len(broad), dtype=np.int64)
+    broad_sim = np.einsum("ij,ij->i", x, broad[parent[fine_of]]).astype(np.float32)
+    return Topics(Level(np.asarray(ids, np.int64), centroids), Level(broad_ids, broad), parent,
+                  fine_of, fine_sim, broad_sim, new | frozenset(broad_ids.tolist()), retired)
 
 
 def assign(x: np.ndarray, fine: Level, broad: Level, parent_ids: np.ndarray

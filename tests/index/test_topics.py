@@ -306,3 +306,31 @@ def test_index_command_fits_then_assigns_topics(home: Path, onnx_models: Path, f
     assert kept and float(kept.group(1)) >= 90
     with Store.open_read_only(current_snapshot(home).db_path) as db:
         assert db.query("SELECT count(*) FROM papers_enriched WHERE topic_id IS NOT NULL")[1] == [(170,)]
+
+
+@pytest.mark.slow
+def test_real_topic_ids_stay_when_the_corpus_grows_by_a_month(fixtures_dir: Path,
+                                                              onnx_models: Path) -> None:
+    """Real embeddings: every 12th paper of the corpus submitted 2025-11..2026-04 (about
+    2,100), then May 2026 added (about 600 more, +29%): a refit keeps >= 90% of the earlier
+    papers in their fine topic, and the labels are real phrases."""
+    from index.embed import Embedder, document_text
+    from ingest.arxiv_api import clean_text
+    from tests.support.records import daily_records
+
+    records = daily_records(fixtures_dir, {"cs.CV", "cs.CL", "cs.AI"}, date(2025, 11, 1),
+                            date(2026, 5, 31))[::12]
+    texts = [document_text(clean_text(r["title"]), clean_text(r["abstract"])) for r in records]
+    in_may = np.array([r["_v1"].date() >= date(2026, 5, 1) for r in records])
+    embedder = Embedder("all-MiniLM-L6-v2", "cpu", backend="onnx-int8", models_dir=onnx_models)
+    x = np.asarray(embedder.encode_documents(texts), np.float32)
+    before = tp.fit(x[~in_may])
+    old_fine = np.full(len(x), -1)
+    old_broad = np.full(len(x), -1)
+    old_fine[~in_may], old_broad[~in_may] = before.topic_of(), before.broad_of()
+    after = tp.refit(x, old_fine, old_broad, next_id=1000)
+    kept = float((after.topic_of()[~in_may] == before.topic_of()).mean())
+    assert len(after.fine.ids) > len(before.fine.ids)  # the grown corpus has more topics
+    assert kept >= 0.9, f"only {kept:.1%} of the papers kept their topic"
+    terms = topic_terms(texts, after.fine_of, len(after.fine.ids))
+    assert all(len(t) == 10 for t in terms)

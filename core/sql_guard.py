@@ -109,7 +109,7 @@ def check_sql(sql: str) -> str:
         raise SQLRefusedError(
             f"{kind} statements are not allowed: the database is read-only here; use "
             f"{ALLOWED_WORDS}")
-    return str(statement.query).strip()
+    return str(statement.query).strip().rstrip(";").rstrip()
 
 
 def run_guarded(store: Store, sql: str, *, row_cap: int | None = ROW_CAP,
@@ -125,6 +125,10 @@ def run_guarded(store: Store, sql: str, *, row_cap: int | None = ROW_CAP,
     statement = check_sql(sql)
     _check_connection(store)
     cursor = store.con.cursor()
+    # A cursor starts in the connection's default database: point it where the store is.
+    catalog = store.con.execute("SELECT current_database()").fetchone()
+    if catalog is not None:
+        cursor.execute(f'USE "{catalog[0]}"')
     stopped = threading.Event()
 
     def stop() -> None:
@@ -166,6 +170,14 @@ def _check_tokens(text: str) -> None:
         tokens = duckdb.tokenize(text)
     except duckdb.Error as exc:
         raise SQLRefusedError(f"the SQL does not parse: {_first_line(exc)}") from None
+    words = [(text[start:(tokens[i + 1][0] if i + 1 < len(tokens) else len(text))].strip(), kind)
+             for i, (start, kind) in enumerate(tokens)]
+    # A ';' followed by anything but comments and more ';' starts a second statement.
+    code = [w for w, kind in words if kind != duckdb.token_type.comment]
+    if ";" in code and any(w != ";" for w in code[code.index(";"):]):
+        count = sum(1 for a, b in zip(code, code[1:] + [";"], strict=True) if a != ";" and b == ";")
+        raise SQLRefusedError(f"one statement at a time, not {count}: remove the extra "
+                              "';'-separated statements")
     previous = ""
     for i, (start, kind) in enumerate(tokens):
         end = tokens[i + 1][0] if i + 1 < len(tokens) else len(text)

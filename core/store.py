@@ -282,6 +282,13 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+USER_SQL_CATALOG = "papers_db"  # the published file's name in a connection for user SQL
+
+
+def _sql_quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
 class Store:
     """A connection to one paperradar DuckDB file.
 
@@ -316,16 +323,25 @@ class Store:
     @classmethod
     def open_read_only(cls, path: Path, *, external_access: bool = True) -> Store:
         """Open an existing database read-only; `external_access=False` also forbids
-        reading files, ATTACH and extension loading (for user-typed SQL)."""
+        reading files, ATTACH and extension loading (for user-typed SQL, core/sql_guard.py).
+
+        Without external access the file is attached, read-only, to a fresh in-memory
+        database whose configuration is then locked: DuckDB refuses a second connection to
+        a file with another configuration in the same process, and the dashboard also
+        holds ordinary read-only connections to it (search needs the fts extension)."""
         if not path.exists():
             raise StoreMissingError(
                 f"no database at {path}: run `paperradar ingest arxiv` (or `paperradar run`) first"
             )
-        config: dict[str, str | bool | int | float | list[str]] = (
-            {} if external_access else {"enable_external_access": False}
-        )
         try:
-            con = duckdb.connect(str(path), read_only=True, config=config)
+            if external_access:
+                con = duckdb.connect(str(path), read_only=True)
+            else:
+                con = duckdb.connect(":memory:")
+                con.execute(f"ATTACH '{_sql_quote(str(path))}' AS {USER_SQL_CATALOG} (READ_ONLY)")
+                con.execute(f"USE {USER_SQL_CATALOG}")
+                con.execute("SET enable_external_access = false")
+                con.execute("SET lock_configuration = true")
         except duckdb.Error as exc:
             raise StoreError(f"cannot open {path} read-only: {_first_line(exc)}") from None
         return cls(con, path, read_only=True)

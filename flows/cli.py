@@ -780,6 +780,36 @@ def _print_trend(rows: list[dict[str, Any]], by: str, period: str, level: str, l
               f"its share over the complete {period}s of the {baseline} before", highlight=False)
 
 
+# ---------------------------------------------------------------- dashboard
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8501,
+    address: Annotated[str | None, typer.Option(
+        help="Address to listen on, e.g. 127.0.0.1 for this machine only [default: all].")] = None,
+) -> None:
+    """Start the Streamlit dashboard on the published snapshot (search, trends, venues, code,
+    digests, health, SQL); it reads read-only, so flows can run meanwhile. Ctrl-C stops it."""
+    import dashboard as dashboard_pkg
+
+    settings = _settings()
+    app_path = Path(dashboard_pkg.__file__).resolve().parent / "app.py"
+    args = [sys.executable, "-m", "streamlit", "run", str(app_path),
+            "--server.port", str(port), "--server.headless", "true",
+            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+            "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal"]
+    if address:
+        args += ["--server.address", address]
+    env = {**os.environ, "PAPERRADAR_HOME": str(settings.home.resolve())}
+    err.print(f"paperradar dashboard: http://{address or 'localhost'}:{port} "
+              f"(database under {settings.home.resolve()})", highlight=False)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Streamlit replaces this process, so Ctrl-C and a kill reach the server itself.
+    os.execve(sys.executable, args, env)
+
+
 # ---------------------------------------------------------------- entry point
 
 

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     def snapshots_dir(self) -> Path:
         return self.home / "snapshots"
 
+    @property
+    def index_dir(self) -> Path:
+        """The working FAISS index (its generations and manifest); snapshots link to its files."""
+        return self.home / "index"
+
 
 def settings_table() -> list[tuple[str, str, str]]:
     """(variable, default, meaning) for every setting: the README's configuration table."""

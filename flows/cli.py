@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from core.errors import PaperradarError, StoreMissingError, UserInputError
+from core.errors import PaperradarError, UserInputError
 from core.settings import Settings
+from flows.steps import ENRICH_SOURCES, OAI_LOOKBACK_DAYS
 
 try:  # typer >= 0.24 vendors click; older versions use click itself
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -98,37 +98,17 @@ def ingest_arxiv(
     Resumable: a run killed at any point continues, when started again, from the last
     finished week of its window.
     """
-    from core.publish import publish
-    from core.store import Store
-    from ingest import arxiv_incremental
-    from ingest._http import RetryPolicy
-    from ingest.arxiv_api import ArxivAPIClient, validate_categories
+    from flows import steps
+    from ingest.arxiv_api import validate_categories
 
     settings = _settings()
     cats = validate_categories(categories.split(",")) if categories else settings.categories
     first, last = _parse_date(since), _parse_date(until) or _today()
     if first and first > last:
         raise UserInputError(f"--since {first} is after --until {last}")
-    client = ArxivAPIClient(
-        settings.arxiv_api_url,
-        delay=settings.arxiv_delay,
-        page_size=settings.arxiv_page_size,
-        timeout=settings.http_timeout,
-        retry=RetryPolicy(attempts=settings.http_retries, base_delay=settings.http_backoff),
-    )
-    with Store.open(settings.work_db) as store:
-        windows = arxiv_incremental.plan(store, cats, first, last, _today())
-        counts: dict[str, Any] = {}
-        params = {"categories": cats, "since": first, "until": last, "max_results": max_results}
-        span = (min(w.start for w in windows), last)
-        with store.run("ingest-arxiv", params, counts, source="arxiv_api", window=span):
-            try:
-                arxiv_incremental.ingest(store, client, windows, counts, max_results,
-                                         log=lambda line: err.print(line, highlight=False))
-            finally:
-                counts.update(_http_counts(client), splits=client.splits)
-        store.checkpoint()
-    publish(settings.home, settings.work_db, settings.home / "index", {"run": "ingest"})
+    counts = steps.ingest_arxiv(settings, cats, first, last, _today(), max_results=max_results,
+                                log=lambda line: err.print(line, highlight=False))
+    steps.publish(settings, "ingest")
     err.print(
         f"fetched {counts['fetched']} papers: {counts['inserted']} new, {counts['updated']} "
         f"updated, {counts['unchanged']} unchanged ({counts['requests']} requests, "
@@ -202,9 +182,6 @@ def _snapshot_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-OAI_LOOKBACK_DAYS = 7  # default window of a first harvest of a set
-
-
 @ingest_app.command("oai")
 def ingest_oai(
     set_spec: Annotated[
@@ -230,10 +207,8 @@ def ingest_oai(
     ] = "arXivRaw",
 ) -> None:
     """Bulk-harvest a set from arXiv OAI-PMH by datestamp window (resumable, idempotent)."""
-    from core.publish import publish
-    from core.store import Store
-    from ingest._http import RetryPolicy
-    from ingest.oai import OAIClient, check_prefix, check_set, harvest
+    from flows import steps
+    from ingest.oai import check_prefix, check_set
 
     settings = _settings()
     prefix = check_prefix(metadata_prefix)
@@ -242,25 +217,15 @@ def ingest_oai(
     first, last = _parse_date(from_), _parse_date(until)
     if first and last and first > last:
         raise UserInputError(f"--from {first} is after --until {last}")
-    client = OAIClient(
-        settings.arxiv_oai_url,
-        delay=settings.arxiv_delay,  # arXiv's 3 s etiquette covers OAI-PMH too (limiter per host)
-        timeout=settings.http_timeout,
-        retry=RetryPolicy(attempts=settings.http_retries, base_delay=settings.http_backoff),
-    )
-    with client, Store.open(settings.work_db) as store:
-        first, last = _oai_window(store, set_name, prefix, wanted, first, last)
-        counts: dict[str, Any] = {}
-        params = {"set": set_name, "from": first, "until": last, "categories": wanted,
-                  "metadata_prefix": prefix}
-        title = (f"OAI-PMH {set_name} ({prefix}): datestamps {first} .. {last}, keeping "
-                 f"{', '.join(wanted) if wanted else 'all categories'}")
-        with store.run("ingest-oai", params, counts, source="oai", window=(first, last)):
-            harvest(store, client, set_name, first, last, prefix, wanted, counts=counts,
-                    on_page=_oai_progress(title),
-                    log=lambda message: err.print(f"OAI-PMH: {message}", markup=False))
-        store.checkpoint()
-    publish(settings.home, settings.work_db, settings.home / "index", {"run": "ingest-oai"})
+
+    def report(first: date, last: date) -> Any:
+        return _oai_progress(f"OAI-PMH {set_name} ({prefix}): datestamps {first} .. {last}, keeping "
+                             f"{', '.join(wanted) if wanted else 'all categories'}")
+
+    counts, first, last = steps.ingest_oai(
+        settings, set_name, prefix, wanted, first, last, _today(), on_window=report,
+        log=lambda message: err.print(f"OAI-PMH: {message}", markup=False))
+    steps.publish(settings, "ingest-oai")
     err.print(
         f"harvested {counts['records']} records in {counts['pages']} pages: {counts['inserted']} new, "
         f"{counts['updated']} updated, {counts['unchanged']} unchanged, {counts['skipped']} in other "
@@ -278,23 +243,6 @@ def _oai_categories(value: str | None, default: tuple[str, ...]) -> tuple[str, .
     return validate_categories(value.split(","))
 
 
-def _oai_window(store: Any, set_spec: str, prefix: Any, wanted: tuple[str, ...] | None,
-                first: date | None, last: date | None) -> tuple[date, date]:
-    """The harvest window: as given; else an unfinished harvest's (so it resumes); else from
-    the set's watermark (or OAI_LOOKBACK_DAYS before `until`) until today."""
-    from ingest.oai import default_since, pending_window, watermark
-
-    if first is None and last is None:
-        pending = pending_window(store, set_spec, prefix, wanted)
-        if pending is not None:
-            return pending
-    last = last or _today()
-    first = first or default_since(watermark(store, set_spec, wanted), last, OAI_LOOKBACK_DAYS)
-    if first > last:
-        raise UserInputError(f"--from {first} is after --until {last}")
-    return first, last
-
-
 def _oai_progress(title: str) -> Any:
     """A progress line per stored page, under `title` (printed with the first page, so that
     a request refused at once prints only its one-line error)."""
@@ -310,15 +258,7 @@ def _oai_progress(title: str) -> Any:
     return report
 
 
-def _http_counts(client: Any) -> dict[str, Any]:
-    stats = client.stats
-    return {"requests": stats.requests, "retries": stats.retries} if stats else {}
-
-
 # ---------------------------------------------------------------- enrich
-
-ENRICH_SOURCES = ("text", "pwc", "hf")
-
 
 @app.command()
 def enrich(
@@ -343,12 +283,7 @@ def enrich(
     Incremental: text is read again when a paper changes; an API is asked about a paper
     once, and again 1, 7, 30 and 90 days after its v1 while no code is known.
     """
-    from core.publish import publish
-    from core.store import Store
-    from ingest import enrichment
-    from ingest._http import RetryPolicy
-    from ingest.hf_papers import HFPapersClient
-    from ingest.pwc import PwCClient
+    from flows import steps
 
     settings = _settings()
     wanted = ENRICH_SOURCES if source.strip() == "all" else tuple(
@@ -358,70 +293,22 @@ def enrich(
         raise UserInputError(f"unknown source {', '.join(unknown) or source!r}: use text, pwc, hf or all")
     if from_dump is not None and not from_dump.exists():
         raise UserInputError(f"no such file or folder: {from_dump}")
-    if not settings.work_db.exists():
-        raise StoreMissingError(f"no database at {settings.work_db}: run `paperradar ingest arxiv` first")
+    steps.require_store(settings)
     log = lambda line: err.print(line, highlight=False)  # noqa: E731
-    retry = RetryPolicy(attempts=settings.http_retries, base_delay=settings.http_backoff)
     failures: list[str] = []
-    with Store.open(settings.work_db) as store:
-        if from_dump is not None:
-            from ingest.pwc_dump import iter_links, iter_papers
-
-            links, papers = enrichment.dump_paths(from_dump)
-            if not links and not papers:
-                raise UserInputError(f"no links-… or papers-… dump files in {from_dump}")
-            with store.run("enrich-dump", {"path": str(from_dump)}, source="dump") as counts:
-                counts.update(enrichment.import_dump(
-                    store, (e for p in links for e in iter_links(p)),
-                    (e for p in papers for e in iter_papers(p)), log))
-            wanted = ()
-        for name in wanted:
-            try:
-                with store.run(f"enrich-{name}", {"limit": limit}, source=name) as counts:
-                    if name == "text":
-                        counts.update(enrichment.enrich_text(store, log))
-                        continue
-                    now = datetime.now(UTC).replace(tzinfo=None)
-                    client: Any = (
-                        PwCClient(settings.pwc_api_url, delay=settings.enrich_delay,
-                                  timeout=settings.http_timeout, retry=retry)
-                        if name == "pwc" else
-                        HFPapersClient(settings.hf_api_url, delay=settings.enrich_delay,
-                                       timeout=settings.http_timeout, retry=retry)
-                    )
-                    window = _listing(client, name)
-                    try:
-                        counts.update(enrichment.enrich_api(
-                            store, name, window, client.fetch_papers, now, limit, lookups, log))
-                    finally:
-                        counts.update(_http_counts(client))
-                        client.close()
-            except PaperradarError as exc:  # one failing source does not stop the others
-                failures.append(f"{name}: {exc}")
-                err.print(f"enrich {name} failed: {exc}", markup=False, highlight=False)
-        store.checkpoint()
-    publish(settings.home, settings.work_db, settings.home / "index", {"run": "enrich"})
+    if from_dump is not None:
+        steps.enrich_dump(settings, from_dump, log=log)
+        wanted = ()
+    for name in wanted:
+        try:
+            steps.enrich_source(settings, name, limit, lookups, log=log)
+        except PaperradarError as exc:  # one failing source does not stop the others
+            failures.append(f"{name}: {exc}")
+            err.print(f"enrich {name} failed: {exc}", markup=False, highlight=False)
+    steps.publish(settings, "enrich")
     if failures:
         raise PaperradarError(f"{len(failures)} source(s) failed: {'; '.join(failures)}")
     err.print(f"enriched; published {settings.published_db}")
-
-
-def _listing(client: Any, source: str) -> Any:
-    """A source's bulk listing for the published range of the due papers, a day wider each
-    side: PwC's papers/ by date window, HF's daily papers day by day."""
-    from ingest.enrichment import window_days
-
-    def fetch(first: datetime, last: datetime) -> Any:
-        start, end = (d.date() for d in window_days(first, last))
-        if source == "pwc":
-            yield from client.fetch_window(start, end)
-            return
-        day = start
-        while day <= end:
-            yield from (e for _, e in client.fetch_daily(day))
-            day += timedelta(days=1)
-
-    return fetch
 
 
 # ---------------------------------------------------------------- index and search
@@ -429,10 +316,9 @@ def _listing(client: Any, source: str) -> Any:
 
 def _embedder(settings: Settings) -> Any:
     """The embedder the settings ask for (one per configuration per process)."""
-    from index.embed import shared_embedder
+    from flows.steps import embedder
 
-    return shared_embedder(settings.model, settings.device, settings.batch_size,
-                           settings.embed_backend, settings.home / "models", settings.embed_threads)
+    return embedder(settings)
 
 
 @app.command("index")
@@ -446,51 +332,14 @@ def index_cmd(
     )] = False,
 ) -> None:
     """Embed papers that are new or changed, update the FAISS index and the topics, publish."""
-    from core.fts import build_keyword_index
-    from core.publish import publish
-    from core.store import Store
-    from core.topics_store import TopicStore
-    from flows.distributed import make_encoder
-    from index.build import update_index
-    from index.topic_update import update_topics
-    from index.vectors import VectorStore
+    from flows import steps
 
     settings = _settings()
-    if not settings.work_db.exists():
-        raise StoreMissingError(
-            f"no database at {settings.work_db}: run `paperradar ingest arxiv` first"
-        )
-    embedder = _embedder(settings)
-    with Store.open(settings.work_db) as store:
-        inputs = store.embedding_inputs()
-        err.print(f"index: {len(inputs)} papers belong in the index (model {settings.model}, "
-                  f"{embedder.backend})")
-        params = {"model": settings.model, "backend": embedder.backend, "rebuild": rebuild}
-        with store.run("index", params) as counts:
-            report = update_index(
-                inputs,
-                embedder,
-                VectorStore(settings.vectors_dir, embedder.vector_set),
-                settings.home / "index",
-                progress=lambda done, total: err.print(f"  embedded {done}/{total}"),
-                encoder=make_encoder(settings, embedder),
-                rebuild=rebuild,
-                flat_max=settings.index_flat_max,
-                shard_size=settings.index_shard_size,
-            )
-            counts.update(report.__dict__, seconds=round(report.seconds, 2))
-            started = time.perf_counter()
-            if build_keyword_index(store.con, force=rebuild):
-                err.print(f"keyword index rebuilt over {len(inputs)} papers in "
-                          f"{time.perf_counter() - started:.1f}s")
-                counts["keyword_index_seconds"] = round(time.perf_counter() - started, 2)
-            topics = update_topics(TopicStore(store), inputs,
-                                   VectorStore(settings.vectors_dir, embedder.vector_set),
-                                   refit=refit_topics)
-            err.print(topics.line())
-            counts["topics"] = topics.action
-        store.checkpoint()
-    publish(settings.home, settings.work_db, settings.home / "index", {"run": "index"})
+    steps.require_store(settings)
+    result = steps.index_papers(settings, rebuild=rebuild, refit_topics=refit_topics, log=err.print,
+                                progress=lambda done, total: err.print(f"  embedded {done}/{total}"))
+    steps.publish(settings, "index")
+    report = result.report
     if report.rebuilt:
         state = f"built afresh, recall@10 {report.recall_at_10:.3f} vs exact"
     elif report.written:

@@ -79,17 +79,7 @@ def update_index(
     call. Each call's vectors are stored as one shard before the next call.
     """
     start = time.perf_counter()
-    encoder = encoder or embedder
-    chunk_size = int(getattr(encoder, "chunk_size", shard_size))
-    stored_keys, stored_hashes, _ = vectors.load()
-    stored = dict(zip(stored_keys.tolist(), stored_hashes.tolist(), strict=True))
-    todo = [row for row in inputs if stored.get(row[0]) != row[1].encode()]
-    for done in range(0, len(todo), chunk_size):
-        chunk = todo[done : done + chunk_size]
-        vecs = encoder.encode_documents([document_text(t, a) for _, _, t, a in chunk])
-        vectors.append(np.array([r[0] for r in chunk], np.int64), [r[1] for r in chunk], vecs)
-        if progress:
-            progress(done + len(chunk), len(todo))
+    embedded = embed_missing(inputs, encoder or embedder, vectors, progress, shard_size)
 
     want_keys = np.array([r[0] for r in inputs], np.int64)
     want_hashes = np.array([r[1] for r in inputs], HASH_DTYPE)
@@ -98,7 +88,7 @@ def update_index(
 
     def report(added: int, removed: int, rebuilt: bool, written: bool, info: dict) -> IndexReport:
         return IndexReport(
-            len(todo), len(inputs) - len(todo), len(inputs), added, removed, rebuilt, written,
+            embedded, len(inputs) - embedded, len(inputs), added, removed, rebuilt, written,
             info.get("index_type", ""), float(info.get("recall_at_10", 1.0)),
             time.perf_counter() - start,
         )
@@ -134,6 +124,33 @@ def update_index(
     built = build_index(want_keys, vectors_of(want_keys), index_kind(len(inputs), flat_max))
     save_index(built, index_dir, want_keys, want_hashes, manifest)
     return report(len(inputs), 0, True, True, built.info)
+
+
+def embed_missing(
+    inputs: Sequence[tuple[int, str, str, str]],
+    encoder: DocumentEncoder,
+    vectors: VectorStore,
+    progress: Callable[[int, int], None] | None = None,
+    shard_size: int = CHUNK,
+) -> int:
+    """Embed and store the inputs that have no stored vector of their current text; how many.
+
+    The first half of `update_index`, callable on its own (the daily flow's embed step).
+    Each call of `encoder.encode_documents` gets `encoder.chunk_size` papers if it has
+    one, else `shard_size`, and its vectors are stored as one shard before the next call,
+    so a killed run keeps every finished shard. `progress(done, total)` after each.
+    """
+    chunk_size = int(getattr(encoder, "chunk_size", shard_size))
+    stored_keys, stored_hashes, _ = vectors.load()
+    stored = dict(zip(stored_keys.tolist(), stored_hashes.tolist(), strict=True))
+    todo = [row for row in inputs if stored.get(row[0]) != row[1].encode()]
+    for done in range(0, len(todo), chunk_size):
+        chunk = todo[done : done + chunk_size]
+        vecs = encoder.encode_documents([document_text(t, a) for _, _, t, a in chunk])
+        vectors.append(np.array([r[0] for r in chunk], np.int64), [r[1] for r in chunk], vecs)
+        if progress:
+            progress(done + len(chunk), len(todo))
+    return len(todo)
 
 
 def _current(

@@ -490,8 +490,11 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     for name, src in report["sources"].items():
         last = f"{src['last_ok']:%Y-%m-%d %H:%M}" if src["last_ok"] else "never"
         problem = f" — last run {src['last_status']}: {src['last_error']}" \
-            if src["last_status"] not in ("ok", "running") else ""
-        out.print(f"source {name}: last ok {last}{problem}", highlight=False)
+            if src["last_status"] not in ("ok", "running", None) else ""
+        newest = f"; newest paper {src['newest_paper']} ({(_today() - src['newest_paper']).days} " \
+            "days ago)" if src["newest_paper"] else ""
+        out.print(f"source {name}: last ok {last}{problem}{newest}", highlight=False, markup=False)
+    _print_per_day(report["per_day"])
     idx = report["index"]
     if "vectors" in idx:
         out.print(f"index: {idx['papers']} papers in the database, {idx['count']} in the index "
@@ -506,7 +509,32 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         runs.add_row(str(r["run_id"]), r["kind"], f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
                      r["status"], counts, r["error"] or "")
     out.print(runs)
-    out.print(f"disk: {report['disk_bytes'] / 1e6:.1f} MB under {report['home']}")
+    parts = ", ".join(f"{name} {size / 1e6:.1f}" for name, size in report["disk"].items())
+    out.print(f"disk: {report['disk_bytes'] / 1e6:.1f} MB under {report['home']} ({parts} MB)",
+              highlight=False)
+
+
+def _print_per_day(per_day: dict[str, Any]) -> None:
+    """Papers per tracked category per v1 day, a suspicious gap shown as a red 0!."""
+    if not per_day["days"]:
+        out.print("papers per day: none in the tracked categories yet")
+        return
+    gaps = {(g["category"], g["day"]) for g in per_day["gaps"]}
+    categories = list(per_day["categories"])
+    out.print(f"papers per v1 day, {per_day['first']} .. {per_day['last']} (cross-lists count in "
+              "each category; 0! = a weekday without papers in a busy category):", highlight=False)
+    table = Table("day", *categories)
+    for i, day in enumerate(per_day["days"]):
+        weekend = date.fromisoformat(day).weekday() >= 5
+        cells = ["[bold red]0![/bold red]" if (c, day) in gaps else str(per_day["categories"][c][i])
+                 for c in categories]
+        table.add_row(f"{date.fromisoformat(day):%a} {day}", *cells,
+                      style="dim" if weekend else None)
+    out.print(table)
+    if gaps:
+        shown = ", ".join(f"{g['category']} {g['day']}" for g in per_day["gaps"])
+        out.print(f"gaps: {len(gaps)} weekday(s) without papers in busy categories: {shown}",
+                  highlight=False)
 
 
 # ---------------------------------------------------------------- trends

@@ -19,12 +19,10 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## Fetch the last days of the tracked categories, find their code and venues, embed and
-## index them, show the result.
+## The daily flow once (paperradar run): fetch the last days of the tracked categories,
+## find their code and venues, embed and index them, publish; then show the result.
 run: install
-	$(BIN)/paperradar ingest arxiv $(ARGS)
-	$(BIN)/paperradar enrich
-	$(BIN)/paperradar index
+	$(BIN)/paperradar run $(ARGS)
 	$(BIN)/paperradar status
 
 test: install

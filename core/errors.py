@@ -65,3 +65,7 @@ class ModelLoadError(VectorIndexError):
 
 class ClusterError(PaperradarError):
     """The Dask cluster for embedding could not be reached or started, or lost its work."""
+
+
+class SourcesFailedError(PaperradarError):
+    """One or more sources failed in a flow run; what the others delivered was still stored and published."""

@@ -137,6 +137,41 @@ class Settings(BaseSettings):
         description="Exact FAISS search below this many vectors; an IVF index (nprobe tuned "
         "to recall@10 >= 0.95, recorded in the manifest) from there on.",
     )
+    daily_cron: str = Field(
+        "30 1 * * 1-5",
+        description="When `paperradar serve` runs the daily flow (cron, in "
+        "PAPERRADAR_SCHEDULE_TIMEZONE): Monday to Friday 01:30 UTC, after arXiv's announcement "
+        "at 20:00 US Eastern time, Sunday to Thursday.",
+    )
+    digest_cron: str = Field(
+        "0 7 * * 1",
+        description="When `paperradar serve` builds the weekly digest (cron), once there is a "
+        "digest flow: Monday 07:00.",
+    )
+    schedule_timezone: str = Field(
+        "UTC", description="Time zone of the cron schedules (an IANA name, e.g. America/New_York)."
+    )
+    flow_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Retries of a flow step whose source failed with an error that may pass "
+        "(unreachable, 429, 5xx: after the HTTP layer's own retries); bad input, schema drift "
+        "and model errors are never retried.",
+    )
+    flow_retry_delay: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds before a flow step's first retry; four times longer before each "
+        "further one.",
+    )
+    prefect_port: int = Field(
+        4200,
+        ge=0,
+        le=65535,
+        description="Port of the Prefect server `paperradar serve` starts on 127.0.0.1 when "
+        "PREFECT_API_URL is not set (0: any free port).",
+    )
 
     @field_validator("categories", mode="before")
     @classmethod

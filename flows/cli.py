@@ -444,6 +444,95 @@ def _print_results(results: list[dict[str, Any]], as_json: bool) -> None:
     out.print(table)
 
 
+# ---------------------------------------------------------------- flows
+
+
+@app.command("run")
+def run_cmd(
+    categories: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated arXiv categories [default: PAPERRADAR_CATEGORIES]."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="First v1 submission day, YYYY-MM-DD [default: per-category watermark "
+                     f"minus {LOOKBACK_DAYS} days, or {LOOKBACK_DAYS} days ago]."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last v1 submission day, YYYY-MM-DD [default: today].")
+    ] = None,
+) -> None:
+    """Run the daily pipeline once, as a Prefect flow: ingest arXiv, enrich code and venues,
+    embed, index, topics, publish one snapshot.
+
+    A failing source does not stop the others: what they delivered is published, then the
+    run ends with exit 1 naming the source. Without PREFECT_API_URL, Prefect starts a
+    temporary local API for the run (nothing to install or start).
+    """
+    first, last = _parse_date(since), _parse_date(until)
+    if first and last and first > last:
+        raise UserInputError(f"--since {first} is after --until {last}")
+    settings = _settings()  # a bad setting is one line, before Prefect starts
+    from ingest.arxiv_api import validate_categories
+
+    cats = list(validate_categories(categories.split(","))) if categories else None
+    from flows.daily import daily
+
+    daily(since=first, until=last, categories=cats)
+    err.print(f"daily run done; published {settings.published_db}", highlight=False)
+
+
+@app.command("backfill")
+def backfill_cmd(
+    start: Annotated[str, typer.Argument(help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Argument(help="Last day, YYYY-MM-DD.")],
+    via: Annotated[str, typer.Option(
+        help="api (arXiv API: by v1 submission day) or oai (OAI-PMH: by datestamp, i.e. the "
+        "day a record last changed).")] = "api",
+    chunk_days: Annotated[int, typer.Option(min=1, help="Days per window (one task each).")] = 7,
+    set_spec: Annotated[str, typer.Option("--set", help="OAI-PMH set, with --via oai.")] = "cs",
+    refresh: Annotated[bool, typer.Option(
+        "--refresh", help="Fetch windows again that an earlier backfill finished.")] = False,
+) -> None:
+    """Fetch a past date range for the tracked categories, a window at a time, as a Prefect
+    flow; then enrich, embed, index, topics and publish like the daily run.
+
+    A window finished once is not fetched again by a later backfill (Prefect cache, 30 days).
+    """
+    first, last = _parse_date(start), _parse_date(end)
+    assert first is not None and last is not None
+    if first > last:
+        raise UserInputError(f"start {first} is after end {last}")
+    if via not in ("api", "oai"):
+        raise UserInputError(f"unknown --via {via!r}: use api or oai")
+    if via == "oai":
+        from ingest.oai import check_set
+
+        set_spec = check_set(set_spec)
+    settings = _settings()
+    from flows.daily import backfill
+
+    backfill(start=first, end=last, via=via, chunk_days=chunk_days, oai_set=set_spec,
+             refresh=refresh)
+    err.print(f"backfill {first} .. {last} done; published {settings.published_db}",
+              highlight=False)
+
+
+@app.command()
+def serve() -> None:
+    """Run the flows on their schedules until stopped (Ctrl-C or SIGTERM): the daily run on
+    PAPERRADAR_DAILY_CRON, backfill on demand, via Prefect's `serve`.
+
+    Uses the Prefect API at PREFECT_API_URL if set; otherwise starts a Prefect server on
+    127.0.0.1:PAPERRADAR_PREFECT_PORT for as long as it runs (its database in
+    PAPERRADAR_HOME/prefect).
+    """
+    settings = _settings()
+    from flows.serve import serve_flows
+
+    serve_flows(settings, log=lambda line: err.print(line, highlight=False, markup=False))
+
+
 # ---------------------------------------------------------------- sql and status
 
 

@@ -1,0 +1,223 @@
+"""`paperradar serve`: the flows as Prefect deployments on cron schedules, served by this process.
+
+Deployments: `daily/daily` on PAPERRADAR_DAILY_CRON, `backfill/backfill` without a schedule
+(started on demand: `prefect deployment run backfill/backfill -p start=2026-01-01 -p
+end=2026-01-31`). The weekly digest is registered on PAPERRADAR_DIGEST_CRON once a digest
+flow exists (`DIGEST_FLOW`); until then `serve` says it is missing.
+
+The Prefect API: PREFECT_API_URL when set (a `prefect server start` elsewhere, or Prefect
+Cloud). Otherwise this process starts a Prefect server of its own on
+127.0.0.1:PAPERRADAR_PREFECT_PORT, its database in PAPERRADAR_HOME/prefect, and stops it
+on exit: Prefect's temporary server (what `paperradar run` uses) does not run the
+scheduler, so it would register the schedules but never start a run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from core.errors import PaperradarError, UserInputError
+from core.settings import Settings
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+DIGEST_FLOW = "flows.digest:weekly_digest"  # module:flow, registered when it exists
+SERVER_START_TIMEOUT = 120.0  # seconds; a cold start on 2 busy cores takes 10-30 s
+
+Log = Callable[[str], None]
+
+
+class PrefectServerError(PaperradarError):
+    """The Prefect server for the schedules could not be started."""
+
+
+def check_cron(cron: str, name: str, timezone: str) -> Any:
+    """A Prefect cron schedule, or UserInputError naming the setting."""
+    from prefect.schedules import Cron
+    from pydantic import ValidationError
+
+    try:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        CronSchedule(cron=cron, timezone=timezone)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"]
+        raise UserInputError(
+            f"bad schedule PAPERRADAR_{name.upper()} {cron!r} in time zone {timezone!r}: {problem} "
+            "(five cron fields, e.g. '30 1 * * 1-5'; an IANA time zone, e.g. UTC)"
+        ) from None
+    return Cron(cron, timezone=timezone)
+
+
+def digest_flow() -> Any | None:
+    """The weekly digest flow, if the digest has been built (DIGEST_FLOW), else None."""
+    module, name = DIGEST_FLOW.split(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def deployments(settings: Settings) -> list[Any]:
+    """The RunnerDeployments `serve` registers (module entry points: runnable wherever
+    paperradar is installed)."""
+    from prefect.deployments.runner import EntrypointType
+
+    from flows.daily import backfill, daily
+
+    made = [
+        daily.to_deployment(
+            name="daily", schedules=[check_cron(settings.daily_cron, "daily_cron",
+                                                settings.schedule_timezone)],
+            paused=False, tags=["paperradar"], entrypoint_type=EntrypointType.MODULE_PATH,
+            description="Ingest arXiv, enrich, embed, index, topics, publish.",
+        ),
+        backfill.to_deployment(
+            name="backfill", tags=["paperradar"], entrypoint_type=EntrypointType.MODULE_PATH,
+            description="A past date range, chunked; run on demand with start and end.",
+        ),
+    ]
+    digest = digest_flow()
+    if digest is not None:
+        made.append(digest.to_deployment(
+            name="weekly-digest", schedules=[check_cron(settings.digest_cron, "digest_cron",
+                                                        settings.schedule_timezone)],
+            paused=False, tags=["paperradar"], entrypoint_type=EntrypointType.MODULE_PATH,
+        ))
+    return made
+
+
+def serve_flows(settings: Settings, log: Log) -> None:
+    """Register the deployments and run their scheduled flow runs until SIGINT or SIGTERM."""
+    from prefect import serve
+
+    from flows.progress import quiet_expected_tracebacks
+
+    made = deployments(settings)  # bad crons fail here, before any server starts
+    if digest_flow() is None:
+        log("weekly digest: not served (no digest flow yet: the digest is not built)")
+    quiet_expected_tracebacks()
+    # Prefect's runner stops on SIGTERM through a coroutine it never awaits (it still pauses
+    # the schedules): keep its RuntimeWarning out of the log.
+    warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
+    try:
+        with _terminate_as_interrupt(), prefect_api(settings, log) as api:
+            names = ", ".join(f"{d.flow_name}/{d.name}" for d in made)
+            log(f"serving {names} with the Prefect API at {api}; daily on '{settings.daily_cron}' "
+                f"({settings.schedule_timezone}); stop with Ctrl-C")
+            # The runner replaces our SIGTERM handler with its own (pause the schedules, exit 0).
+            serve(*made, print_starting_message=False)
+    finally:
+        log("stopped serving")
+
+
+@contextmanager
+def prefect_api(settings: Settings, log: Log) -> Iterator[str]:
+    """PREFECT_API_URL if set, else a Prefect server of our own for the duration."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield str(PREFECT_API_URL.value())
+        return
+    root = settings.home / "prefect"
+    root.mkdir(parents=True, exist_ok=True)
+    port = settings.prefect_port or _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    log(f"starting a Prefect server on 127.0.0.1:{port} (database {root / 'prefect.db'}, log "
+        f"{root / 'server.log'})")
+    server = _start_server(root, port)
+    try:
+        _wait_healthy(server, api, root / "server.log")
+        saved = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = api  # the runner's flow-run processes inherit it
+        try:
+            with temporary_settings({PREFECT_API_URL: api}):
+                yield api
+        finally:
+            if saved is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = saved
+    finally:
+        _stop(server)
+
+
+def _start_server(root: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(root),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{root / 'prefect.db'}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": "",
+        "DO_NOT_TRACK": "1",
+    }
+    with open(root / "server.log", "ab") as logfile:
+        return subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=env, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it
+        )
+
+
+def _wait_healthy(server: subprocess.Popen[bytes], api: str, logfile: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            tail = logfile.read_text(errors="replace").strip().splitlines()[-3:]
+            raise PrefectServerError(
+                f"the Prefect server exited with code {server.returncode}: {' | '.join(tail)} "
+                "(another one on that port? set PAPERRADAR_PREFECT_PORT, or PREFECT_API_URL)"
+            )
+        try:
+            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise PrefectServerError(f"the Prefect server did not answer at {api} within "
+                             f"{SERVER_START_TIMEOUT:.0f} s (see {logfile})")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager's stop) shuts down like Ctrl-C, also before Prefect's runner
+    has installed its own handler: the server we started is stopped either way."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

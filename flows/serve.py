@@ -116,8 +116,9 @@ def serve_flows(settings: Settings, log: Log) -> None:
             names = ", ".join(f"{d.flow_name}/{d.name}" for d in made)
             log(f"serving {names} with the Prefect API at {api}; daily on '{settings.daily_cron}' "
                 f"({settings.schedule_timezone}); stop with Ctrl-C")
-            # The runner replaces our SIGTERM handler with its own (pause the schedules, exit 0).
-            serve(*made, print_starting_message=False)
+            # One flow run at a time: they all write the one working database. The runner
+            # replaces our SIGTERM handler with its own (pause the schedules, exit 0).
+            serve(*made, print_starting_message=False, limit=1)
     finally:
         log("stopped serving")
 

@@ -28,6 +28,7 @@ def _sidebar() -> None:
     """The snapshot being read: when it was published, papers, newest paper."""
     try:
         snap = ui.snapshot()
+        ui.warm_up(str(snap.path))
         facts = ui.query(queries.overview)
     except Exception:  # no snapshot yet, or an unreadable one: the page says what to do
         st.sidebar.caption("No published database yet.")

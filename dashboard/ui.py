@@ -10,8 +10,10 @@ running keeps its snapshot whole. The model and index load once per process
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,9 +97,32 @@ def _cached(_fn: Callable[..., Any], name: str, snapshot_dir: str, args: tuple[A
         return _fn(store, *args)
 
 
+def query_at(snapshot_dir: str, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(store, *args)` on the snapshot in `snapshot_dir`, cached per snapshot and arguments."""
+    return _cached(fn, f"{fn.__module__}.{fn.__qualname__}", snapshot_dir, args)  # type: ignore[no-any-return]
+
+
 def query(fn: Callable[..., T], *args: Any) -> T:
     """`fn(store, *args)` on the current snapshot, cached per snapshot and arguments."""
-    return _cached(fn, f"{fn.__module__}.{fn.__qualname__}", str(snapshot().path), args)  # type: ignore[no-any-return]
+    return query_at(str(snapshot().path), fn, *args)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=4)
+def health_status(snapshot_dir: str) -> dict[str, Any]:
+    """What `paperradar status` reports (flows.health.collect_status), cached per snapshot."""
+    from flows.health import collect_status
+
+    return collect_status(settings())
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def warm_up(snapshot_dir: str) -> threading.Thread:
+    """Once per snapshot and process: load the searcher and compute the pages' default
+    views in a background thread (dashboard/warm.py)."""
+    from dashboard import warm
+
+    extra = [lambda: _searcher(snapshot_dir), lambda: health_status(snapshot_dir)]
+    return warm.start(snapshot_dir, partial(query_at, snapshot_dir), extra)
 
 
 def require_views() -> None:

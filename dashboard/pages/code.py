@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries, ui
+from dashboard import queries, ui, warm
 
 RECENT_NOTE = ("Recent periods are low partly because code often appears weeks after v1; "
                "faded points are partial periods.")
@@ -36,7 +36,7 @@ def _over_time(period: str) -> None:
 
 
 def _by_category() -> None:
-    frame = ui.query(queries.code_by_category, None, 8)
+    frame = ui.query(queries.code_by_category, None, warm.CODE_CATEGORIES)
     if frame.empty:
         return
     chart = alt.Chart(frame).mark_line(point=True).encode(
@@ -78,7 +78,7 @@ def _days_to_code() -> None:
 
 
 def _newest_official() -> None:
-    frame = ui.query(queries.newest_official_code, 25)
+    frame = ui.query(queries.newest_official_code, warm.NEWEST_OFFICIAL)
     if frame.empty:
         st.info("No paper with an official repository yet.")
         return
@@ -112,12 +112,12 @@ def body() -> None:
     with left:
         st.subheader("By topic")
         if ui.query(queries.has_topics):
-            _shares_table(ui.query(queries.code_by_topic, "fine", 30), "label")
+            _shares_table(ui.query(queries.code_by_topic, "fine", warm.CODE_ROWS), "label")
         else:
             st.info("No topics yet: `paperradar index` fits them.")
     with right:
         st.subheader("By venue")
-        venues = ui.query(queries.code_by_venue, 30)
+        venues = ui.query(queries.code_by_venue, warm.CODE_ROWS)
         if venues.empty:
             st.info("No venues known yet (`paperradar enrich`).")
         else:

@@ -15,13 +15,6 @@ from dashboard import queries, ui
 STALE_HOURS = 48  # a source whose last good run is older than this is flagged
 
 
-@st.cache_data(ttl=ui.CACHE_TTL_S, show_spinner=False, max_entries=4)
-def _status(snapshot_dir: str) -> dict[str, Any]:
-    from flows.health import collect_status
-
-    return collect_status(ui.settings())
-
-
 def _freshness(sources: dict[str, Any]) -> None:
     if not sources:
         st.info("No source has run yet.")
@@ -85,8 +78,7 @@ def _per_category(per_day: dict[str, Any] | None) -> None:
     marks = base.mark_rect(fill=None, stroke="#e45756", strokeWidth=2).transform_filter(
         "datum.gap")
     counts = base.mark_text(fontSize=10).encode(text="papers:Q")
-    st.altair_chart((cells + marks + counts).properties(height=28 * frame["category"].nunique()),
-                    width="stretch")
+    st.altair_chart((cells + marks + counts).properties(height=alt.Step(26)), width="stretch")
     if gaps:
         listed = ", ".join(f"{c} {d}" for c, d in sorted(gaps))
         st.warning(f"Gaps (weekdays without papers in a busy category): {listed}",
@@ -121,7 +113,7 @@ def _index(idx: dict[str, Any]) -> None:
 def body() -> None:
     st.title("Health")
     snap = ui.snapshot()
-    report = _status(str(snap.path))
+    report = ui.health_status(str(snap.path))
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("papers", f"{report['papers']:,}", help=f"{report['withdrawn']} withdrawn")
     m2.metric("newest v1", report["newest_published"] or "—")

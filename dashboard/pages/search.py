@@ -76,24 +76,27 @@ def _close_similar() -> None:
 
 
 def _card(result: dict[str, Any], key: str, similar_button: bool = True) -> None:
-    """One paper: linked title, authors, date, categories, venue badge, code, snippet."""
+    """One paper: linked title, authors, date, categories, venue badge, code, snippet (one
+    Markdown element, so a page of results is few elements for the browser to draw)."""
+    authors = result["authors"]
+    names = ", ".join(authors[:MAX_AUTHORS]) + (" et al." if len(authors) > MAX_AUTHORS else "")
+    meta = [ui.md_escape(names), result["published"],
+            " ".join(f"`{c}`" for c in result["categories"])]
+    if result.get("venue"):
+        meta.append(f":violet-badge[{ui.md_escape(result['venue'])}]")
+    if result.get("code_url"):
+        mark = " :green-badge[:material/verified: official]" if result.get("code_official") else ""
+        meta.append(f"[:material/code: code]({result['code_url']}){mark}")
+    lines = [f"**[{ui.md_escape(result['title'])}]({result['url']})**",
+             f":small[{' · '.join(meta)}]"]
+    if result.get("snippet"):
+        lines.append(ui.snippet_md(result["snippet"]))
     with st.container(border=True):
-        st.markdown(f"**[{ui.md_escape(result['title'])}]({result['url']})**")
-        authors = result["authors"]
-        names = ", ".join(authors[:MAX_AUTHORS]) + (" et al." if len(authors) > MAX_AUTHORS else "")
-        meta = [ui.md_escape(names), result["published"],
-                " ".join(f"`{c}`" for c in result["categories"])]
-        if result.get("venue"):
-            meta.append(f":violet-badge[{ui.md_escape(result['venue'])}]")
-        if result.get("code_url"):
-            mark = " :green-badge[:material/verified: official]" if result.get("code_official") else ""
-            meta.append(f"[:material/code: code]({result['code_url']}){mark}")
-        st.caption(" · ".join(meta))
-        if result.get("snippet"):
-            st.markdown(ui.snippet_md(result["snippet"]))
+        st.markdown("\n\n".join(lines))
         if similar_button:
             st.button("Similar papers", key=f"similar-{key}-{result['arxiv_id']}",
-                      icon=":material/hub:", on_click=_show_similar, args=(result["arxiv_id"],))
+                      icon=":material/hub:", type="tertiary", on_click=_show_similar,
+                      args=(result["arxiv_id"],))
 
 
 def _filters_row(options: dict[str, Any]) -> Any:

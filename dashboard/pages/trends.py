@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries, ui
+from dashboard import queries, ui, warm
 
 PARTIAL_NOTE = ("Partial periods (faded points on the lines: the data does not cover them "
                 "whole) have low counts for that reason alone, and no growth.")
@@ -39,7 +39,7 @@ def trend_chart(frame: pd.DataFrame, color: str, stacked: bool, period: str) -> 
 def _topics_over_time(period: str, level: str) -> None:
     st.subheader("Topics over time")
     c1, c2 = st.columns([1, 3])
-    top = c1.slider("Topics shown", 3, 20, 8, key="trend_top")
+    top = c1.slider("Topics shown", 3, 20, warm.TOP_TOPICS, key="trend_top")
     stacked = c2.radio("Chart", ("stacked", "lines"), horizontal=True, key="trend_chart") == "stacked"
     frame = ui.query(queries.topic_trends, period, level, None, top)
     if frame.empty:
@@ -53,7 +53,7 @@ def _emerging(level: str, categories: list[str]) -> pd.DataFrame:
     st.subheader("Emerging topics")
     category = st.selectbox("Primary category", categories, index=None, key="emerging_cat",
                             placeholder="all categories")
-    frame = ui.query(queries.emerging_topics, level, category, 25)
+    frame = ui.query(queries.emerging_topics, level, category, warm.EMERGING_ROWS)
     if frame.empty:
         st.info("No topic has enough papers in the recent window yet (20 papers in the last "
                 "4 complete weeks are needed to rank one).")
@@ -127,7 +127,7 @@ def _topic_detail(level: str, emerging: pd.DataFrame) -> None:
 
 def _categories(period: str) -> None:
     st.subheader("Primary categories over time")
-    frame = ui.query(queries.category_trends, period, None, 10)
+    frame = ui.query(queries.category_trends, period, None, warm.TOP_CATEGORIES)
     if frame.empty:
         st.info("No papers in the last periods.")
         return

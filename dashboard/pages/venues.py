@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries, ui
+from dashboard import queries, ui, warm
 
 TOP_VENUES = 20
 
@@ -53,8 +53,9 @@ def _browse(table: pd.DataFrame, names: list[str]) -> None:
     choices = names + [v for v in table["venue"] if v not in names]
     venue = st.selectbox("Venue", choices, key="venue_browse",
                          help="A name alone (ICML) covers every year and kind")
-    papers = ui.query(queries.venue_papers, venue, 500)
-    st.caption(f"{len(papers)} papers" + (" (the newest 500)" if len(papers) == 500 else ""))
+    papers = ui.query(queries.venue_papers, venue, warm.VENUE_PAPERS)
+    st.caption(f"{len(papers)} papers" + (f" (the newest {warm.VENUE_PAPERS})"
+                                          if len(papers) == warm.VENUE_PAPERS else ""))
     papers = papers.assign(link="https://arxiv.org/abs/" + papers["arxiv_id"])
     st.dataframe(
         papers[["link", "title", "published", "venue", "primary_category", "code_url",

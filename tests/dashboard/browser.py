@@ -106,15 +106,20 @@ def browser(width: int = 1400, height: int = 1000) -> Iterator[Any]:
             chrome.close()
 
 
+_RENDERED = """([texts]) => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const main = document.querySelector('[data-testid="stMain"]');
+    if (!app || !main || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    const shown = main.textContent;
+    return texts.every((t) => shown.includes(t));
+}"""
+
+
 def wait_rendered(page: Any, *texts: str, timeout_s: float = 60) -> None:
-    """Wait until every text is visible and Streamlit's script run has finished."""
-    for text in texts:
-        page.get_by_text(text, exact=False).first.wait_for(state="visible",
-                                                            timeout=timeout_s * 1000)
-    page.wait_for_function(
-        "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
-        " return app && app.getAttribute('data-test-script-state') === 'notRunning'; }",
-        timeout=timeout_s * 1000)
+    """Wait until every text is in the main area and Streamlit's script run has finished,
+    checked at each animation frame (Playwright's own retries wait up to 500 ms between
+    tries, too coarse for timing)."""
+    page.wait_for_function(_RENDERED, arg=[list(texts)], polling="raf", timeout=timeout_s * 1000)
 
 
 def errors_on_screen(page: Any) -> list[str]:
@@ -142,7 +147,15 @@ def search(page: Any, query: str, timeout_s: float = 60) -> float:
     box.fill(query)
     started = time.perf_counter()
     box.press("Enter")
-    page.get_by_text(f'papers for "{query}"', exact=False).first.wait_for(
-        state="visible", timeout=timeout_s * 1000)
-    wait_rendered(page, timeout_s=timeout_s)
+    wait_rendered(page, f'papers for "{query}"', timeout_s=timeout_s)
+    return time.perf_counter() - started
+
+
+def navigate(page: Any, title: str, *texts: str, timeout_s: float = 60) -> float:
+    """Click the sidebar link `title` (in-app navigation: no page load, the same session)
+    and wait for `texts` and the end of the run; seconds it took."""
+    link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first
+    started = time.perf_counter()
+    link.click()
+    wait_rendered(page, *texts, timeout_s=timeout_s)
     return time.perf_counter() - started

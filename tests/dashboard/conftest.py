@@ -51,8 +51,8 @@ def build_home(home: Path, papers: list[Paper], models: Path) -> None:
         mp.setenv("PAPERRADAR_DEVICE", "cpu")
         settings = Settings()
         with Store.open(settings.work_db) as store:
-            run_id = store.start_run("ingest-snapshot", {"paths": ["daily-arxiv"]},
-                                     source="snapshot", window=SPAN)
+            run_id = store.start_run("ingest-arxiv", {"categories": ["cs.CL", "cs.CV"]},
+                                     source="arxiv_api", window=SPAN)
             result = store.upsert_papers(papers)
             store.finish_run(run_id, "ok", {"inserted": result.inserted, "updated": 0,
                                             "unchanged": 0})

@@ -76,7 +76,7 @@ def results(at: AppTest) -> list[str]:
 
     ids = []
     for md in at.markdown:
-        found = re.match(r"\*\*\[.*\]\(https://arxiv\.org/abs/([^)]+)\)\*\*$", md.value, re.S)
+        found = re.match(r"\*\*\[.*?\]\(https://arxiv\.org/abs/([^)]+)\)\*\*\n", md.value)
         if found:
             ids.append(found.group(1))
     return ids
@@ -353,12 +353,15 @@ def test_a_failure_is_one_line_not_a_traceback(dashboard_home: Path, use_home,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import streamlit as st
 
-    from dashboard import queries
+    from core.publish import current_snapshot
+    from dashboard import queries, ui
 
     def broken(store: object) -> None:
         raise RuntimeError("the view is broken\nsecond line")
 
     use_home(dashboard_home)
+    render("digests")
+    ui.warm_up(str(current_snapshot(dashboard_home).path)).join(timeout=300)
     monkeypatch.setattr(queries, "venue_table", broken)
     st.cache_data.clear()
     at = render("venues")
@@ -366,3 +369,36 @@ def test_a_failure_is_one_line_not_a_traceback(dashboard_home: Path, use_home,
     [error] = at.error
     assert "RuntimeError: the view is broken" in error.value and "second line" not in error.value
     st.cache_data.clear()
+
+
+def test_default_views_are_computed_in_the_background(dashboard_home: Path, tmp_path: Path,
+                                                      use_home, monkeypatch: pytest.MonkeyPatch,
+                                                      ) -> None:
+    """Once a snapshot is seen, every query the pages make with their default widgets runs
+    in the background (dashboard/warm.py): opening any page afterwards computes nothing."""
+    import inspect
+    import os
+
+    from core.publish import current_snapshot
+    from dashboard import queries, ui
+
+    home = use_home(tmp_path / "home")  # a copy: its own snapshot path, so its own cache keys
+    shutil.copytree(dashboard_home, home, symlinks=True, copy_function=os.link)
+    render("digests")  # the sidebar starts the warm-up
+    thread = ui.warm_up(str(current_snapshot(home).path))
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    computed: list[str] = []
+    for name, fn in inspect.getmembers(queries, inspect.isfunction):
+        # digest_files lists a folder on each run (no database query, nothing to cache)
+        if fn.__module__ == queries.__name__ and name not in ("digest_files",) \
+                and not name.startswith("_"):
+            def spy(*args: Any, _fn: Any = fn, _name: str = name) -> Any:
+                computed.append(_name)
+                return _fn(*args)
+            spy.__module__, spy.__qualname__ = fn.__module__, fn.__qualname__
+            monkeypatch.setattr(queries, name, spy)
+    for page in PAGES:
+        at = render(page)
+        assert_clean(at)
+    assert computed == [], f"computed on first view: {computed}"

@@ -117,7 +117,7 @@ def project_systems(corpus: Mapping[str, CorpusPaper], home: Path | None = None)
 
     Besides the modes as shipped (`index.search.Searcher.search`), hybrid variants built
     from the same two rankings show why the shipped fusion was chosen: reciprocal-rank
-    fusion with other constants, and a blend of min-max normalised scores.
+    fusion, and blends of min-max normalised scores with other weights.
     """
     if home is None:
         return {}
@@ -167,10 +167,11 @@ def project_systems(corpus: Mapping[str, CorpusPaper], home: Path | None = None)
     return {
         "paperradar keyword (BM25, DuckDB FTS)": mode("keyword"),
         "paperradar semantic": mode("semantic"),
-        "**paperradar hybrid (RRF k=60, shipped)**": mode("hybrid"),
+        "**paperradar hybrid (score blend, 0.4 semantic; shipped)**": mode("hybrid"),
+        "hybrid variant: RRF k=60": rrf(60),
         "hybrid variant: RRF k=10": rrf(10),
-        "hybrid variant: RRF k=120": rrf(120),
-        "hybrid variant: score blend 0.5/0.5": blend(0.5),
+        "hybrid variant: score blend 0.3 semantic": blend(0.3),
+        "hybrid variant: score blend 0.5 semantic": blend(0.5),
         "hybrid variant: score blend 0.7 semantic": blend(0.7),
     }
 

@@ -24,7 +24,7 @@ from core.records import Paper
 from core.settings import Settings
 from core.store import Store
 from flows.cli import _embedder, main
-from index.search import RRF_K, Filters, Searcher, fuse, snippet
+from index.search import BLEND_SEMANTIC, RRF_K, Filters, Searcher, blend, fuse, snippet
 from tests.support.records import author_names, daily_records
 
 DAYS = (date(2026, 3, 10), date(2026, 3, 12))
@@ -163,15 +163,16 @@ def test_every_filter_with_every_mode_equals_exhaustive_search(searcher: Searche
                 continue
             else:
                 depth = 100
-                ranked = fuse([[(key, 0.0) for key in semantic[:depth]],
-                               [(key, 0.0) for key in keyword[:depth]]])
-                expected = [key for key, _ in ranked][:k]
-                # Equal fused scores are common (first in one ranking only, ...): compare
-                # each result's score with the exhaustive fusion, and the scores' order.
+                vector = searcher.embedder.encode_query(query)
+                sem_scores = [(key, float(searcher.index.reconstruct(key) @ vector))
+                              for key in semantic[:depth]]
+                kw_scores = dict(table(searcher, "SELECT paper_id, fts_main_keyword_docs."
+                                       "match_bm25(paper_id, ?) FROM keyword_docs", [query]))
+                ranked = blend(sem_scores, [(key, kw_scores[key]) for key in keyword[:depth]])
                 fused = dict(ranked)
                 assert [r["score"] for r in results] == pytest.approx(
-                    [score for _, score in ranked[:k]], abs=1e-6), (name, query)
-                assert all(r["score"] == pytest.approx(fused[key], abs=1e-6)
+                    [score for _, score in ranked[:k]], abs=1e-4), (name, query)
+                assert all(r["score"] == pytest.approx(fused[key], abs=1e-4)
                            for r, key in zip(results, keys_of(searcher, results), strict=True))
                 continue
             # The filter never costs results: k of them whenever k papers match.
@@ -206,10 +207,21 @@ def test_result_fields_and_hybrid_scores(searcher: Searcher) -> None:
                           "score", "venue", "code_url", "url", "snippet", "semantic_score",
                           "keyword_score"}
     assert first["url"] == f"https://arxiv.org/abs/{first['arxiv_id']}"
-    # A paper first in both rankings scores 2 / (RRF_K + 1); nothing can score more.
-    assert all(r["score"] <= 2 / (RRF_K + 1) + 1e-9 for r in results)
+    # Blended scores lie in [0, 1]; a paper first in both lists scores 1.
+    assert all(0 <= r["score"] <= 1 + 1e-9 for r in results)
     assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
     assert searcher.search(QUERIES[0], 10) == results  # stable
+
+
+def test_blend_normalises_each_list() -> None:
+    semantic = [(1, 0.9), (2, 0.7), (3, 0.5)]
+    keyword = [(3, 12.0), (4, 2.0)]
+    blended = dict(blend(semantic, keyword))
+    assert blended[1] == pytest.approx(BLEND_SEMANTIC)
+    assert blended[3] == pytest.approx(1 - BLEND_SEMANTIC)
+    assert blended[2] == pytest.approx(BLEND_SEMANTIC * 0.5)
+    assert blended[4] == 0.0
+    assert blend([], keyword)[0] == (3, pytest.approx(1 - BLEND_SEMANTIC))
 
 
 def test_ties_are_broken_by_key() -> None:

@@ -259,6 +259,13 @@ def _m004_topics(con: duckdb.DuckDBPyConnection) -> None:
     create_views(con)
 
 
+@migration(5, "trend views: emerging score as a lower confidence bound of growth")
+def _m005_views(con: duckdb.DuckDBPyConnection) -> None:
+    from core.views import create_views
+
+    create_views(con)  # the views as core/views.py defines them now
+
+
 # ---------------------------------------------------------------- the store
 
 

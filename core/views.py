@@ -29,6 +29,10 @@ RECENT_WEEKS = 4  # emerging topics: the last RECENT_WEEKS complete weeks ...
 EMERGING_BASELINE_WEEKS = 12  # ... against the EMERGING_BASELINE_WEEKS weeks before them
 MIN_SUPPORT = 20  # papers in the recent window for a topic to be ranked
 YOUNG_WEEKS = 12  # a topic born this many weeks before the end of the recent window is young
+# The emerging score is a one-sided 95% lower bound on log2 growth (counts as Poisson: the
+# variance of a log ratio of counts is about 1/a + 1/b), so 30 papers up from 15 rank below
+# 300 up from 150: a small topic's jump must be large to beat noise.
+Z_ONE_SIDED = 1.645
 
 _FRAME = {
     "week": f"RANGE BETWEEN INTERVAL {7 * BASELINE_WEEKS} DAY PRECEDING AND INTERVAL 1 DAY PRECEDING",
@@ -238,7 +242,9 @@ def _emerging_view(name: str, by_category: bool) -> str:
 --   recent_share   = recent_papers / recent_total  (all papers {scope} in the recent window)
 --   baseline_share = baseline_papers / baseline_total
 --   growth         = recent_share / baseline_share (NULL when baseline_papers = 0)
---   emerging_score = log2(((recent_papers + 1) / recent_total) / ((baseline_papers + 1) / baseline_total))
+--   log2_growth    = log2(((recent_papers + 1) / recent_total) / ((baseline_papers + 1) / baseline_total))
+--   emerging_score = log2_growth - {Z_ONE_SIDED} * sqrt(1 / (recent_papers + 1) + 1 / (baseline_papers + 1)) / ln(2)
+--                    (the one-sided 95% lower bound of log2_growth: 1 = the share at least doubled)
 --   supported      = recent_papers >= {MIN_SUPPORT}; rank orders supported topics by emerging_score
 --   young          = born after recent_end - {YOUNG_WEEKS} weeks
 CREATE OR REPLACE VIEW {name} AS
@@ -274,7 +280,9 @@ WITH w AS (
            CASE WHEN c.baseline_papers > 0 THEN (c.recent_papers / n.recent_total)
                 / (c.baseline_papers / n.baseline_total) END AS growth,
            log2(((c.recent_papers + 1) / nullif(n.recent_total, 0))
-                / ((c.baseline_papers + 1) / nullif(n.baseline_total, 0))) AS emerging_score,
+                / ((c.baseline_papers + 1) / nullif(n.baseline_total, 0))) AS log2_growth,
+           log2_growth - {Z_ONE_SIDED} * sqrt(1 / (c.recent_papers + 1) + 1 / (c.baseline_papers + 1))
+               / ln(2) AS emerging_score,
            c.recent_papers >= {MIN_SUPPORT} AS supported,
            t.born > win.recent_end - INTERVAL {7 * YOUNG_WEEKS} DAY AS young
     FROM counts c JOIN topics t USING (topic_id) JOIN totals n {totals_join} CROSS JOIN win

@@ -679,7 +679,7 @@ def _print_emerging(rows: list[dict[str, Any]], level: str, category: str | None
     r0 = rows[0]
     out.print(f"emerging {level} topics{' in ' + category if category else ''}: "
               f"{r0['recent_start']}…{r0['recent_end']} vs {r0['baseline_start']}…"
-              f"{r0['baseline_end']} (shares of all papers; score = log2 smoothed growth)",
+              f"{r0['baseline_end']} (shares of all papers; score = 95% lower bound of log2 growth)",
               highlight=False)
     table = Table("rank", "topic", "label", "recent", "baseline", "recent share",
                   "baseline share", "growth", "score", "born")

@@ -106,7 +106,9 @@ def test_emerging_topics(db: Store) -> None:
     assert (a["recent_papers"], a["recent_total"]) == (24, 40)
     assert (a["baseline_papers"], a["baseline_total"]) == (13, 65)
     assert a["growth"] == pytest.approx(3.0)
-    assert a["emerging_score"] == pytest.approx(math.log2((25 / 40) / (14 / 65)))
+    assert a["log2_growth"] == pytest.approx(math.log2((25 / 40) / (14 / 65)))
+    assert a["emerging_score"] == pytest.approx(
+        math.log2((25 / 40) / (14 / 65)) - 1.645 * math.sqrt(1 / 25 + 1 / 14) / math.log(2))
     assert a["supported"] and a["rank"] == 1
     assert a["young"]  # born 2024-03-04, within 12 weeks of the window's end
     assert not found[2]["supported"] and found[2]["rank"] is None  # 16 recent papers < 20

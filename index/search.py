@@ -14,7 +14,8 @@ per process (model, index, keyword postings, read-only database), then
   (bench/RESULTS.md, "Search quality"); `fuse` (RRF) stays for comparison.
 
 Filters (Filters) compose with every mode and are applied inside the search, never after
-it: the papers they allow are selected in DuckDB (parameters, never SQL text), FAISS
+it: the papers they allow are selected from the snapshot's columns held in memory
+(FilterColumns; no SQL is built from filter values), FAISS
 searches only those ids (an IDSelector; an IVF index probes proportionally more lists),
 and BM25 scores only those documents. So k results come back whenever k papers match.
 Withdrawn papers are always left out.
@@ -125,6 +126,61 @@ class Filters:
         return " AND ".join(clauses), params
 
 
+class FilterColumns:
+    """The filterable columns of every paper, in memory: a filter costs a millisecond.
+
+    Selecting the allowed papers in DuckDB costs 10-25 ms per query at 72k papers (the
+    category lists are scanned); here they are numpy arrays read once per snapshot, and
+    a filter is a few vectorised comparisons. `Filters.where()` states the same rules in
+    SQL; the tests hold the two equal.
+    """
+
+    def __init__(self, store: Store) -> None:
+        data = store.con.execute(
+            "SELECT paper_id, published::DATE AS day, has_code, withdrawn, lower(venue) AS venue, "
+            "categories FROM papers ORDER BY paper_id"
+        ).fetchnumpy()
+        self.keys = np.asarray(data["paper_id"], np.int64)
+        self.day = np.asarray(data["day"]).astype("datetime64[D]")
+        self.has_code = np.asarray(data["has_code"], bool)
+        self.live = ~np.asarray(data["withdrawn"], bool)
+        self._venue = [None if v is np.ma.masked else v for v in data["venue"]]
+        self._venue_masks: dict[str, np.ndarray] = {}
+        rows: dict[str, list[int]] = {}
+        for row, categories in enumerate(data["categories"]):
+            for category in categories:
+                rows.setdefault(category, []).append(row)
+        self.category_rows = {c: np.array(r, np.int64) for c, r in rows.items()}
+
+    def venue_mask(self, venue: str) -> np.ndarray:
+        wanted = venue.strip().lower()
+        if wanted not in self._venue_masks:
+            prefix = wanted + " "
+            self._venue_masks[wanted] = np.array(
+                [v is not None and (v == wanted or v.startswith(prefix)) for v in self._venue],
+                bool,
+            )
+        return self._venue_masks[wanted]
+
+    def allowed(self, filters: Filters) -> np.ndarray:
+        """Sorted keys of the papers `filters` allows (withdrawn ones never)."""
+        mask = self.live.copy()
+        if filters.since:
+            mask &= self.day >= np.datetime64(filters.since, "D")
+        if filters.until:
+            mask &= self.day <= np.datetime64(filters.until, "D")
+        if filters.categories:
+            any_of = np.zeros(len(mask), bool)
+            for category in filters.categories:
+                any_of[self.category_rows.get(category, np.zeros(0, np.int64))] = True
+            mask &= any_of
+        if filters.venue:
+            mask &= self.venue_mask(filters.venue)
+        if filters.has_code:
+            mask &= self.has_code
+        return self.keys[mask]
+
+
 class Searcher:
     """Searches one snapshot. Build it once and reuse it: loading costs a second or two."""
 
@@ -151,9 +207,13 @@ class Searcher:
             return KeywordIndex(self.store)
 
     @cached_property
+    def columns(self) -> FilterColumns:
+        with self._lock:
+            return FilterColumns(self.store)
+
+    @property
     def categories(self) -> frozenset[str]:
-        _, rows = self.store.query("SELECT DISTINCT unnest(categories) FROM papers")
-        return frozenset(r[0] for r in rows)
+        return frozenset(self.columns.category_rows)
 
     def check_filters(self, filters: Filters) -> Filters:
         unknown = [c for c in filters.categories if c not in self.categories]
@@ -212,12 +272,8 @@ class Searcher:
         """Sorted keys of the papers the filters allow; None for no filters."""
         if not filters.active:
             return None
-        where, params = filters.where()
         with self._lock:
-            keys = self.store.con.execute(
-                f"SELECT paper_id FROM papers WHERE {where} ORDER BY paper_id", params
-            ).fetchnumpy()["paper_id"]
-        return np.asarray(keys, np.int64)
+            return self.columns.allowed(filters)
 
     def _semantic(
         self, vector: np.ndarray, k: int, allowed: np.ndarray | None

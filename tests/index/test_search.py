@@ -328,3 +328,12 @@ def test_cli_search_similar_and_errors_that_need_the_database(searcher: Searcher
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_filters_in_memory_equal_the_sql_rules(searcher: Searcher) -> None:
+    cases = list(filter_cases(searcher).values()) + [
+        Filters(until=date(2026, 3, 10)), Filters(categories=("cs.LG", "cs.AI")),
+        Filters(venue="no such venue"), Filters(since=date(2026, 3, 12), has_code=True)]
+    for filters in cases:
+        if filters.active:
+            assert searcher._allowed(filters).tolist() == sorted(allowed_keys(searcher, filters))

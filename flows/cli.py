@@ -466,8 +466,8 @@ def run_cmd(
     embed, index, topics, publish one snapshot.
 
     A failing source does not stop the others: what they delivered is published, then the
-    run ends with exit 1 naming the source. Without PREFECT_API_URL, Prefect starts a
-    temporary local API for the run (nothing to install or start).
+    run ends with exit 1 naming the source. Without PREFECT_API_URL (or a Prefect profile's
+    API), Prefect's temporary local API runs for the duration (nothing to install or start).
     """
     first, last = _parse_date(since), _parse_date(until)
     if first and last and first > last:
@@ -476,9 +476,13 @@ def run_cmd(
     from ingest.arxiv_api import validate_categories
 
     cats = list(validate_categories(categories.split(","))) if categories else None
-    from flows.daily import daily
+    from flows.prefect_api import temporary_api
 
-    daily(since=first, until=last, categories=cats)
+    with temporary_api(lambda line: err.print(line, highlight=False, markup=False)) as ready:
+        from flows.daily import daily  # imported while Prefect's API starts
+
+        ready()
+        daily(since=first, until=last, categories=cats)
     err.print(f"daily run done; published {settings.published_db}", highlight=False)
 
 
@@ -510,10 +514,14 @@ def backfill_cmd(
 
         set_spec = check_set(set_spec)
     settings = _settings()
-    from flows.daily import backfill
+    from flows.prefect_api import temporary_api
 
-    backfill(start=first, end=last, via=via, chunk_days=chunk_days, oai_set=set_spec,
-             refresh=refresh)
+    with temporary_api(lambda line: err.print(line, highlight=False, markup=False)) as ready:
+        from flows.daily import backfill
+
+        ready()
+        backfill(start=first, end=last, via=via, chunk_days=chunk_days, oai_set=set_spec,
+                 refresh=refresh)
     err.print(f"backfill {first} .. {last} done; published {settings.published_db}",
               highlight=False)
 

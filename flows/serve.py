@@ -17,29 +17,19 @@ from __future__ import annotations
 import importlib
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from core.errors import PaperradarError, UserInputError
+from core.errors import UserInputError
 from core.settings import Settings
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 DIGEST_FLOW = "flows.digest:weekly_digest"  # module:flow, registered when it exists
-SERVER_START_TIMEOUT = 120.0  # seconds; a cold start on 2 busy cores takes 10-30 s
 
 Log = Callable[[str], None]
-
-
-class PrefectServerError(PaperradarError):
-    """The Prefect server for the schedules could not be started."""
 
 
 def check_cron(cron: str, name: str, timezone: str) -> Any:
@@ -102,6 +92,7 @@ def serve_flows(settings: Settings, log: Log) -> None:
     """Register the deployments and run their scheduled flow runs until SIGINT or SIGTERM."""
     from prefect import serve
 
+    from flows.prefect_api import own_server
     from flows.progress import quiet_expected_tracebacks
 
     made = deployments(settings)  # bad crons fail here, before any server starts
@@ -112,7 +103,7 @@ def serve_flows(settings: Settings, log: Log) -> None:
     # the schedules): keep its RuntimeWarning out of the log.
     warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
     try:
-        with _terminate_as_interrupt(), prefect_api(settings, log) as api:
+        with _terminate_as_interrupt(), own_server(settings, log) as api:
             names = ", ".join(f"{d.flow_name}/{d.name}" for d in made)
             log(f"serving {names} with the Prefect API at {api}; daily on '{settings.daily_cron}' "
                 f"({settings.schedule_timezone}); stop with Ctrl-C")
@@ -121,92 +112,6 @@ def serve_flows(settings: Settings, log: Log) -> None:
             serve(*made, print_starting_message=False, limit=1)
     finally:
         log("stopped serving")
-
-
-@contextmanager
-def prefect_api(settings: Settings, log: Log) -> Iterator[str]:
-    """PREFECT_API_URL if set, else a Prefect server of our own for the duration."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    if PREFECT_API_URL.value():
-        yield str(PREFECT_API_URL.value())
-        return
-    root = settings.home / "prefect"
-    root.mkdir(parents=True, exist_ok=True)
-    port = settings.prefect_port or _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    log(f"starting a Prefect server on 127.0.0.1:{port} (database {root / 'prefect.db'}, log "
-        f"{root / 'server.log'})")
-    server = _start_server(root, port)
-    try:
-        _wait_healthy(server, api, root / "server.log")
-        saved = os.environ.get("PREFECT_API_URL")
-        os.environ["PREFECT_API_URL"] = api  # the runner's flow-run processes inherit it
-        try:
-            with temporary_settings({PREFECT_API_URL: api}):
-                yield api
-        finally:
-            if saved is None:
-                os.environ.pop("PREFECT_API_URL", None)
-            else:
-                os.environ["PREFECT_API_URL"] = saved
-    finally:
-        _stop(server)
-
-
-def _start_server(root: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(root),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{root / 'prefect.db'}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_URL": "",
-        "DO_NOT_TRACK": "1",
-    }
-    with open(root / "server.log", "ab") as logfile:
-        return subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=env, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it
-        )
-
-
-def _wait_healthy(server: subprocess.Popen[bytes], api: str, logfile: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            tail = logfile.read_text(errors="replace").strip().splitlines()[-3:]
-            raise PrefectServerError(
-                f"the Prefect server exited with code {server.returncode}: {' | '.join(tail)} "
-                "(another one on that port? set PAPERRADAR_PREFECT_PORT, or PREFECT_API_URL)"
-            )
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise PrefectServerError(f"the Prefect server did not answer at {api} within "
-                             f"{SERVER_START_TIMEOUT:.0f} s (see {logfile})")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -126,6 +126,35 @@ def test_a_failing_source_fails_the_run_and_keeps_the_others(
 
 
 @pytest.mark.slow
+def test_run_without_a_prefect_api_starts_the_temporary_one_and_stops_it(
+    flow_home: Path, fixtures_dir: Path
+) -> None:
+    """The default: no PREFECT_API_URL. Prefect's temporary API is started for the run and
+    stopped after it, once the run's logs reached it (nothing retried against a stopped
+    server at exit, nothing left listening)."""
+    import re
+    import subprocess
+
+    import httpx
+
+    from tests.flows.conftest import child_env
+    from tests.flows.test_cli import paperradar
+
+    env = {k: v for k, v in child_env("").items() if k != "PREFECT_API_URL"}
+    result = subprocess.run([*paperradar(), "run", "--since", str(DAY1), "--until", str(DAY1)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "daily run done" in result.stderr
+    assert "connection attempts failed" not in result.stderr.lower()
+    assert "Starting temporary server" not in result.stderr  # ours, started before the imports
+    assert len(published_index_is_whole(flow_home)) == len(expected_ids(fixtures_dir, DAY1, DAY1))
+    api = re.search(r"starting Prefect's temporary API at (\S+) for this run", result.stderr)
+    assert api, result.stderr
+    with pytest.raises(httpx.HTTPError):  # stopped with the run
+        httpx.get(f"{api.group(1)}/health", timeout=2)
+
+
+@pytest.mark.slow
 def test_backfill_fetches_each_window_once(
     flow_home: Path, fixtures_dir: Path, prefect_harness: None, tmp_path: Path,
     arxiv_server: object

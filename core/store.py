@@ -266,6 +266,13 @@ def _m005_views(con: duckdb.DuckDBPyConnection) -> None:
     create_views(con)  # the views as core/views.py defines them now
 
 
+@migration(6, "trend views: faster (no papers_enriched under the code views, ROWS frames)")
+def _m006_views(con: duckdb.DuckDBPyConnection) -> None:
+    from core.views import create_views
+
+    create_views(con)
+
+
 # ---------------------------------------------------------------- the store
 
 

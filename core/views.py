@@ -39,18 +39,17 @@ _FRAME = {
     "month": f"RANGE BETWEEN INTERVAL {BASELINE_MONTHS} MONTH PRECEDING AND INTERVAL 1 DAY PRECEDING",
 }
 
-PAPERS_ENRICHED = """
--- One row per non-withdrawn paper with its week and month, fine and broad topic, venue
--- (display string and its parts) and best code repository (official first, then oldest).
-CREATE OR REPLACE VIEW papers_enriched AS
-WITH code AS (
+# The best repository of each paper (official first, then the oldest) and its first one.
+_CODE = """code AS (
     SELECT arxiv_id,
            arg_min(url, (NOT is_official, first_seen, url)) AS code_url,
            bool_or(is_official) AS code_official,
            min(first_seen) AS first_code_at
     FROM code_links WHERE kind = 'repository'
     GROUP BY arxiv_id
-), venue_parts AS (
+)"""
+# The venue mention that papers.venue shows (matched by its display string), in parts.
+_VENUE_PARTS = """venue_parts AS (
     SELECT arxiv_id, venue AS venue_name, year AS venue_year, kind AS venue_kind,
            CASE kind WHEN 'findings' THEN 'Findings of ' || base
                      WHEN 'workshop' THEN base || ' Workshop'
@@ -58,24 +57,36 @@ WITH code AS (
     FROM (SELECT *, CASE WHEN year IS NULL THEN venue ELSE venue || ' ' || year END AS base
           FROM venue_mentions)
     QUALIFY row_number() OVER (PARTITION BY arxiv_id, display ORDER BY source, position) = 1
+)"""
+# Days from v1 to the first repository link (greatest() alone would turn NULL into 0).
+_DAYS_TO_CODE = ("CASE WHEN c.first_code_at IS NOT NULL THEN greatest(0, date_diff('day', "
+                 "p.published, c.first_code_at)) END")
+
+PAPERS_ENRICHED = f"""
+-- One row per non-withdrawn paper with its week and month, fine and broad topic, venue
+-- (display string and its parts) and best code repository (official first, then oldest).
+CREATE OR REPLACE VIEW papers_enriched AS
+WITH {_CODE}, {_VENUE_PARTS}, assigned AS (
+    SELECT paper_id,
+           any_value(topic_id) FILTER (WHERE level = 'fine') AS topic_id,
+           any_value(similarity) FILTER (WHERE level = 'fine') AS topic_similarity,
+           any_value(topic_id) FILTER (WHERE level = 'broad') AS broad_topic_id
+    FROM paper_topics GROUP BY paper_id
 )
 SELECT p.arxiv_id, p.paper_id, p.title, p.authors, p.published,
        p.published::DATE AS published_day,
        date_trunc('week', p.published)::DATE AS week,
        date_trunc('month', p.published)::DATE AS month,
        p.primary_category, p.categories,
-       ft.topic_id, t.label AS topic_label, ft.similarity AS topic_similarity,
-       bt.topic_id AS broad_topic_id, b.label AS broad_topic_label,
+       a.topic_id, t.label AS topic_label, a.topic_similarity,
+       a.broad_topic_id, b.label AS broad_topic_label,
        p.venue, v.venue_name, v.venue_year, v.venue_kind,
        p.has_code, c.code_url, coalesce(c.code_official, false) AS code_official,
-       c.first_code_at,
-       CASE WHEN c.first_code_at IS NOT NULL  -- greatest() would turn NULL into 0
-            THEN greatest(0, date_diff('day', p.published, c.first_code_at)) END AS days_to_code
+       c.first_code_at, {_DAYS_TO_CODE} AS days_to_code
 FROM papers p
-LEFT JOIN paper_topics ft ON ft.paper_id = p.paper_id AND ft.level = 'fine'
-LEFT JOIN topics t ON t.topic_id = ft.topic_id
-LEFT JOIN paper_topics bt ON bt.paper_id = p.paper_id AND bt.level = 'broad'
-LEFT JOIN topics b ON b.topic_id = bt.topic_id
+LEFT JOIN assigned a ON a.paper_id = p.paper_id
+LEFT JOIN topics t ON t.topic_id = a.topic_id
+LEFT JOIN topics b ON b.topic_id = a.broad_topic_id
 LEFT JOIN venue_parts v ON v.arxiv_id = p.arxiv_id AND v.display = p.venue
 LEFT JOIN code c ON c.arxiv_id = p.arxiv_id
 WHERE NOT p.withdrawn
@@ -87,9 +98,10 @@ PERIOD_TOTALS = f"""
 -- baseline total (papers of the complete periods of the {BASELINE_WEEKS} weeks /
 -- {BASELINE_MONTHS} months before it).
 CREATE OR REPLACE VIEW period_totals AS
-WITH span AS (
-    SELECT min(published)::DATE AS first_day, max(published)::DATE AS last_day
-    FROM papers WHERE NOT withdrawn
+WITH days AS (
+    SELECT published::DATE AS day, count(*) AS papers FROM papers WHERE NOT withdrawn GROUP BY ALL
+), span AS (
+    SELECT min(day) AS first_day, max(day) AS last_day FROM days
 ), grid AS (
     SELECT 'week' AS period_kind, w::DATE AS period, (w + INTERVAL 6 DAY)::DATE AS period_end
     FROM span, range(date_trunc('week', first_day), last_day + 1, INTERVAL 7 DAY) AS t(w)
@@ -97,12 +109,12 @@ WITH span AS (
     SELECT 'month', m::DATE, (m + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE
     FROM span, range(date_trunc('month', first_day), last_day + 1, INTERVAL 1 MONTH) AS t(m)
 ), counts AS (
-    SELECT kind AS period_kind, period, count(*) AS papers, count(DISTINCT day) AS active_days
-    FROM (SELECT published::DATE AS day, date_trunc('week', published)::DATE AS week,
-                 date_trunc('month', published)::DATE AS month
-          FROM papers WHERE NOT withdrawn)
-    CROSS JOIN LATERAL (VALUES ('week', week), ('month', month)) AS k(kind, period)
-    GROUP BY ALL
+    SELECT 'week' AS period_kind, date_trunc('week', day)::DATE AS period,
+           sum(papers)::BIGINT AS papers, count(*) AS active_days
+    FROM days GROUP BY ALL
+    UNION ALL
+    SELECT 'month', date_trunc('month', day)::DATE, sum(papers)::BIGINT, count(*)
+    FROM days GROUP BY ALL
 ), marked AS (
     SELECT g.period_kind, g.period, g.period_end,
            (g.period < s.first_day OR g.period_end > s.last_day
@@ -125,108 +137,121 @@ def _counts_view(name: str, kind: str, dimension: str) -> str:
     """A per-period count view of papers by topic, primary category or venue, with shares
     and growth against the trailing baseline (see the module docstring)."""
     period = "week" if kind == "week" else "month"
+    back = BASELINE_WEEKS if kind == "week" else BASELINE_MONTHS
     if dimension == "topic":
-        keys = "SELECT topic_id, level, label FROM topics WHERE retired_at IS NULL"
-        key_cols, join = "topic_id, level, label", "topic_id"
+        keys = "SELECT topic_id FROM topics WHERE retired_at IS NULL"
+        key = "topic_id"
         counts = (f"SELECT date_trunc('{period}', p.published)::DATE AS period, pt.topic_id, "
                   "count(*) AS papers FROM papers p JOIN paper_topics pt USING (paper_id) "
                   "WHERE NOT p.withdrawn GROUP BY ALL")
         what, dense = "topic (fine and broad, see `level`)", True
     elif dimension == "category":
         keys = "SELECT DISTINCT primary_category AS category FROM papers WHERE NOT withdrawn"
-        key_cols, join = "category", "category"
+        key = "category"
         counts = (f"SELECT date_trunc('{period}', published)::DATE AS period, "
                   "primary_category AS category, count(*) AS papers FROM papers "
                   "WHERE NOT withdrawn GROUP BY ALL")
         what, dense = "primary category", True
     else:
-        keys = ""
-        key_cols, join = "venue", "venue"
+        key = "venue"
         counts = (f"SELECT date_trunc('{period}', published)::DATE AS period, venue, "
                   "count(*) AS papers FROM papers WHERE NOT withdrawn AND venue IS NOT NULL "
                   "GROUP BY ALL")
         what, dense = "venue (papers.venue; only periods with papers)", False
     if dense:
-        rows = f"""
-            SELECT k.*, t.period, coalesce(c.papers, 0) AS papers
-            FROM ({keys}) k CROSS JOIN (SELECT period FROM period_totals
-                                        WHERE period_kind = '{kind}') t
-            LEFT JOIN counts c USING ({join}, period)"""
+        # Every key has every period: the baseline is the previous `back` rows.
+        rows = f"""SELECT k.{key}, t.*, coalesce(c.papers, 0) AS group_papers
+    FROM ({keys}) k CROSS JOIN t LEFT JOIN counts c USING ({key}, period)"""
+        frame = f"ROWS BETWEEN {back} PRECEDING AND 1 PRECEDING"
     else:
-        rows = "SELECT * FROM counts"
-    baseline = (f"BASELINE_WEEKS = {BASELINE_WEEKS} weeks" if kind == "week"
-                else f"BASELINE_MONTHS = {BASELINE_MONTHS} months")
+        rows = "SELECT c.venue, t.*, c.papers AS group_papers FROM counts c JOIN t USING (period)"
+        frame = _FRAME[kind]
+    label = ("JOIN topics USING (topic_id)" if dimension == "topic" else "")
+    cols = "topic_id, level, label" if dimension == "topic" else key
     return f"""
 -- Papers per {period} and {what}: count, all papers of the {period}, share of them, and
 -- growth = share / baseline_share, where baseline_share = pooled share over the complete
--- {period}s of the {baseline} before it (NULL when partial or when the baseline has none).
+-- {period}s of the {back} {period}s before it (NULL when partial or when the baseline has none).
 CREATE OR REPLACE VIEW {name} AS
 WITH counts AS ({counts}),
+t AS (SELECT period, period_end, partial, papers AS total_papers, active_days, baseline_total
+      FROM period_totals WHERE period_kind = '{kind}'),
 rows AS ({rows}),
 framed AS (
-    SELECT r.*, t.period_end, t.partial, t.papers AS total_papers, t.active_days,
-           t.baseline_total,
-           sum(CASE WHEN t.partial THEN 0 ELSE r.papers END) OVER (
-               PARTITION BY {key_cols} ORDER BY r.period {_FRAME[kind]}) AS baseline_papers
-    FROM rows r JOIN period_totals t ON t.period_kind = '{kind}' AND t.period = r.period
+    SELECT *, coalesce(sum(CASE WHEN partial THEN 0 ELSE group_papers END) OVER (
+               PARTITION BY {key} ORDER BY period {frame}), 0) AS baseline_papers
+    FROM rows
 )
-SELECT period AS {period}, period_end AS {period}_end, partial, {key_cols}, papers,
-       total_papers, active_days,
-       papers / nullif(total_papers, 0) AS share,
-       coalesce(baseline_papers, 0) AS baseline_papers, baseline_total,
+SELECT period AS {period}, period_end AS {period}_end, partial, {cols},
+       group_papers AS papers, total_papers, active_days,
+       group_papers / nullif(total_papers, 0) AS share,
+       baseline_papers, baseline_total,
        baseline_papers / nullif(baseline_total, 0) AS baseline_share,
        CASE WHEN NOT partial AND baseline_papers > 0
-            THEN (papers / nullif(total_papers, 0)) / (baseline_papers / baseline_total) END AS growth
-FROM framed
+            THEN (group_papers / nullif(total_papers, 0)) / (baseline_papers / baseline_total)
+       END AS growth
+FROM framed {label}
 """
 
 
 def _code_view(name: str, kind: str, by: str) -> str:
     """Code availability per month/week (and category), or per topic over all time."""
-    measures = """count(e.arxiv_id) AS papers,
-       count(e.arxiv_id) FILTER (WHERE e.has_code) AS with_code,
-       count(e.arxiv_id) FILTER (WHERE e.code_official) AS with_official_code,
-       count(e.arxiv_id) FILTER (WHERE e.has_code) / nullif(count(e.arxiv_id), 0) AS share_with_code,
-       count(e.arxiv_id) FILTER (WHERE e.code_official) / nullif(count(e.arxiv_id), 0) AS share_official,
-       median(e.days_to_code) AS median_days_to_code"""
+    measures = """count(p.paper_id) AS papers,
+       count(p.paper_id) FILTER (WHERE p.has_code) AS with_code,
+       count(p.paper_id) FILTER (WHERE p.code_official) AS with_official_code,
+       count(p.paper_id) FILTER (WHERE p.has_code) / nullif(count(p.paper_id), 0) AS share_with_code,
+       count(p.paper_id) FILTER (WHERE p.code_official) / nullif(count(p.paper_id), 0) AS share_official,
+       median(p.days_to_code) AS median_days_to_code"""
     head = ("-- Code availability: papers, papers with a repository link (any source, and "
             "official), their shares, and the\n-- median days from v1 to the first repository "
             "link. Recent periods are low partly because code\n-- often appears after v1.")
+    period = "week" if kind == "week" else "month"
+    papers = f"""{_CODE}, p AS (
+    SELECT p.paper_id, p.primary_category AS category,
+           date_trunc('{period}', p.published)::DATE AS period, p.has_code,
+           coalesce(c.code_official, false) AS code_official, {_DAYS_TO_CODE} AS days_to_code
+    FROM papers p LEFT JOIN code c USING (arxiv_id)
+    WHERE NOT p.withdrawn
+)"""
     if by == "topic":
         return f"""{head}
 CREATE OR REPLACE VIEW {name} AS
+WITH {papers}
 SELECT t.topic_id, t.level, t.label, {measures}
 FROM topics t JOIN paper_topics pt ON pt.topic_id = t.topic_id
-JOIN papers_enriched e ON e.paper_id = pt.paper_id
+JOIN p ON p.paper_id = pt.paper_id
 WHERE t.retired_at IS NULL
 GROUP BY ALL
 """
-    period = "week" if kind == "week" else "month"
-    extra, group = ("e.primary_category AS category, ", ", e.primary_category") \
-        if by == "category" else ("", "")
+    extra, group = ("p.category, ", ", p.category") if by == "category" else ("", "")
     join = "JOIN" if by == "category" else "LEFT JOIN"
     return f"""{head}
 CREATE OR REPLACE VIEW {name} AS
+WITH {papers}
 SELECT t.period AS {period}, t.partial, {extra}{measures}
-FROM period_totals t {join} papers_enriched e ON e.{period} = t.period
+FROM period_totals t {join} p ON p.period = t.period
 WHERE t.period_kind = '{kind}'
 GROUP BY t.period, t.partial{group}
 """
 
 
-VENUE_COUNTS = """
+VENUE_COUNTS = f"""
 -- Papers per venue as shown (papers.venue, e.g. 'ICML 2026', 'ICLR 2026 Workshop'), with its
 -- canonical name, year and kind, and code availability of its papers.
 CREATE OR REPLACE VIEW venue_counts AS
-SELECT venue, any_value(venue_name) AS venue_name, any_value(venue_year) AS year,
-       any_value(venue_kind) AS kind, count(*) AS papers,
-       count(*) FILTER (WHERE has_code) AS with_code,
-       count(*) FILTER (WHERE code_official) AS with_official_code,
-       count(*) FILTER (WHERE has_code) / count(*) AS share_with_code,
-       count(*) FILTER (WHERE code_official) / count(*) AS share_official,
-       median(days_to_code) AS median_days_to_code
-FROM papers_enriched WHERE venue IS NOT NULL
-GROUP BY venue
+WITH {_CODE}, {_VENUE_PARTS}
+SELECT p.venue, any_value(v.venue_name) AS venue_name, any_value(v.venue_year) AS year,
+       any_value(v.venue_kind) AS kind, count(*) AS papers,
+       count(*) FILTER (WHERE p.has_code) AS with_code,
+       count(*) FILTER (WHERE c.code_official) AS with_official_code,
+       count(*) FILTER (WHERE p.has_code) / count(*) AS share_with_code,
+       count(*) FILTER (WHERE c.code_official) / count(*) AS share_official,
+       median({_DAYS_TO_CODE}) AS median_days_to_code
+FROM papers p
+LEFT JOIN venue_parts v ON v.arxiv_id = p.arxiv_id AND v.display = p.venue
+LEFT JOIN code c ON c.arxiv_id = p.arxiv_id
+WHERE NOT p.withdrawn AND p.venue IS NOT NULL
+GROUP BY p.venue
 """
 
 

@@ -73,24 +73,39 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def loaded_rss_mb(path: Path) -> float:
-    """Peak RSS of a fresh process that reads the index and answers one query."""
+    """Peak resident memory (VmHWM) of a fresh process that reads the index and answers one
+    query. (ru_maxrss would not do: Linux carries it across exec from the parent.)"""
     code = (
-        "import faiss, numpy as np, resource, sys\n"
+        "import faiss, numpy as np, sys\n"
         "index = faiss.read_index(sys.argv[1])\n"
         "index.search(np.ones((1, index.d), 'float32'), 10)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                          text=True, check=True)
     return int(out.stdout.strip()) / 1024
 
 
-def bench_size(n: int, n_queries: int, workdir: Path) -> list[tuple]:
+def real_vectors(home: Path, n_queries: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stored vectors of an indexed PAPERRADAR_HOME, less `n_queries` held out as queries."""
+    root = home / "vectors"
+    shard_dir = next(p for p in sorted(root.iterdir()) if p.is_dir())
+    parts = [np.load(p) for p in sorted(shard_dir.glob("[0-9]*.npz"))]
+    vectors = np.concatenate([p["vectors"] for p in parts]).astype(np.float32)
+    order = np.random.default_rng(SEED).permutation(len(vectors))
+    return vectors[order[n_queries:]], vectors[order[:n_queries]]
+
+
+def bench_size(n: int, n_queries: int, workdir: Path, real: Path | None = None) -> list[tuple]:
     from index.faiss_index import build_index
 
-    vectors = synthetic(n, seed=n)
+    if real is None:
+        vectors = synthetic(n, seed=n)
+        queries = synthetic(n_queries, seed=7)
+    else:
+        vectors, queries = real_vectors(real, n_queries)
+        n = len(vectors)
     keys = np.arange(1, n + 1, dtype=np.int64)
-    queries = synthetic(n_queries, seed=7)
     rows = []
 
     t = time.perf_counter()
@@ -124,6 +139,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--real", type=Path, default=None,
+                        help="also the real vectors of this indexed PAPERRADAR_HOME (queries: "
+                             "--queries of its papers held out of the index)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -138,10 +156,11 @@ def main() -> None:
           "| recall@10 vs exact | recall@10 at build | RSS loaded (MB) |")
     print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for n in sizes:
-            rows = bench_size(n, args.queries, Path(tmp))
+        for n in [*sizes, *([0] if args.real else [])]:
+            rows = bench_size(n, args.queries, Path(tmp), args.real if n == 0 else None)
             base = float(np.percentile(rows[0][3], 50))
             for size, name, build, ms, rec, rss, at_build in rows:
+                name = name if n else f"real 72k: {name}"
                 p50, p99 = np.percentile(ms, 50), np.percentile(ms, 99)
                 print(f"| {size:,} | {name} | {'' if build is None else f'{build:.1f}'} "
                       f"| {p50:.2f} | {p99:.2f} | {base / p50:.1f}x faster "

@@ -33,7 +33,7 @@ from core.errors import IndexMismatchError, IndexMissingError
 MANIFEST_FILE = "manifest.json"
 LEGACY_INDEX_FILE = "faiss.index"  # before generations: index only, no ids file
 FLAT_MAX = 100_000  # exact search up to here: ~10 ms per query at 100k x 384 on 2 cores
-TARGET_RECALL = 0.95  # recall@10 against exact search, checked at build on a sample
+TARGET_RECALL = 0.97  # tuned for: held-out queries then land above 0.95 (bench/RESULTS.md)
 RECALL_SAMPLE = 1000
 NPROBES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 REBUILD_GROWTH = 2.0  # an IVF index is retrained once it holds twice what it was trained on

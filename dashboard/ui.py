@@ -122,7 +122,19 @@ def warm_up(snapshot_dir: str) -> threading.Thread:
     from dashboard import warm
 
     extra = [lambda: _searcher(snapshot_dir), lambda: health_status(snapshot_dir)]
-    return warm.start(snapshot_dir, partial(query_at, snapshot_dir), extra)
+    return warm.start(snapshot_dir, partial(query_at, snapshot_dir), extra, _with_context)
+
+
+def _with_context(thread: threading.Thread) -> None:
+    """Give a helper thread this run's script context: Streamlit's caches then work there
+    without warning that the thread has none (the thread writes no element)."""
+    try:
+        from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+    except ImportError:  # pragma: no cover - moved in another Streamlit version
+        return
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is not None:
+        add_script_run_ctx(thread, ctx)
 
 
 def require_views() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from dashboard import queries
@@ -67,18 +68,22 @@ def default_calls(query: Callable[..., Any]) -> list[tuple[Callable[..., Any], t
 def run(snapshot_dir: str, query: Callable[..., Any], extra: list[Callable[[], Any]]) -> None:
     """Compute every default view of `snapshot_dir` through `query`, then `extra` (the
     searcher, the health report); a failure is logged and skipped, never raised."""
-    for fn, args in default_calls(query):
-        _quietly(lambda fn=fn, args=args: query(fn, *args), fn.__name__)
+    calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    _quietly(lambda: calls.extend(default_calls(query)), "the list of default views")
+    for fn, args in calls:
+        _quietly(partial(query, fn, *args), fn.__name__)
     for more in extra:
         _quietly(more, getattr(more, "__name__", "extra"))
     log.info("dashboard: default views of %s computed", snapshot_dir)
 
 
 def start(snapshot_dir: str, query: Callable[..., Any], extra: list[Callable[[], Any]],
-          ) -> threading.Thread:
-    """`run` in a daemon thread (returned: tests join it)."""
+          prepare: Callable[[threading.Thread], Any] | None = None) -> threading.Thread:
+    """`run` in a daemon thread (returned: tests join it); `prepare` sees it before it starts."""
     thread = threading.Thread(target=run, args=(snapshot_dir, query, extra),
                               name="paperradar-warm", daemon=True)
+    if prepare is not None:
+        prepare(thread)
     thread.start()
     return thread
 

@@ -772,7 +772,10 @@ def dashboard(
     args = [sys.executable, "-m", "streamlit", "run", str(app_path),
             "--server.port", str(port), "--server.headless", "true",
             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-            "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal"]
+            "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal",
+            # No "magic": the pages write nothing implicitly, and Streamlit's AST rewrite
+            # of a page can race with another thread's ast use in CPython 3.11 (SystemError).
+            "--runner.magicEnabled", "false"]
     if address:
         args += ["--server.address", address]
     env = {**os.environ, "PAPERRADAR_HOME": str(settings.home.resolve())}

@@ -20,6 +20,14 @@ from core.store import Store
 from tests.support.records import author_names, daily_records
 
 SPAN = (date(2026, 1, 5), date(2026, 5, 31))  # Monday .. Sunday: 21 ISO weeks
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_magic() -> None:
+    """As `paperradar dashboard` runs Streamlit: without "magic" (see flows/cli.py)."""
+    from streamlit import config
+
+    config.set_option("runner.magicEnabled", False)
 PAPERS = 700
 
 

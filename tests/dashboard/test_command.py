@@ -27,7 +27,7 @@ def test_dashboard_runs_streamlit_on_the_app(home: Path, monkeypatch: pytest.Mon
     flags = dict(zip(args[5::2], args[6::2], strict=True))
     assert flags["--server.port"] == "8612" and flags["--server.address"] == "127.0.0.1"
     assert flags["--server.headless"] == "true" and flags["--browser.gatherUsageStats"] == "false"
-    assert flags["--client.showErrorDetails"] == "none"
+    assert flags["--client.showErrorDetails"] == "none" and flags["--runner.magicEnabled"] == "false"
     assert ran["env"]["PAPERRADAR_HOME"] == str(home.resolve())
 
 

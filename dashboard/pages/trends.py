@@ -59,9 +59,10 @@ def _emerging(level: str, categories: list[str]) -> pd.DataFrame:
                 "4 complete weeks are needed to rank one).")
         return frame
     r0 = frame.iloc[0]
-    st.caption(f"Share of papers in {r0['recent_start']} … {r0['recent_end']} against "
-               f"{r0['baseline_start']} … {r0['baseline_end']}; score = log2 of the smoothed "
-               "growth of the share; young = born in the last 12 weeks.")
+    st.caption(f"Share of all papers in {r0['recent_start']} … {r0['recent_end']} against "
+               f"{r0['baseline_start']} … {r0['baseline_end']}; growth = the ratio of the two "
+               "shares; score = a cautious log2 growth (its one-sided 95% lower bound: 1 means "
+               "the share at least doubled); young = born in the last 12 weeks.")
     shown = frame[["rank", "topic_id", "label", "recent_papers", "baseline_papers", "growth",
                    "emerging_score", "born", "young", "weekly"]]
     st.dataframe(

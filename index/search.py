@@ -200,6 +200,16 @@ class Searcher:
         self.store.close()
 
     @cached_property
+    def has_keyword_index(self) -> bool:
+        """Whether the snapshot carries the FTS index (`paperradar index` builds it)."""
+        with self._lock:
+            _, rows = self.store.query(
+                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = "
+                "'fts_main_keyword_docs' AND table_name = 'postings'"
+            )
+        return bool(rows[0][0])
+
+    @cached_property
     def keyword(self) -> Any:
         from index.keyword import KeywordIndex
 
@@ -233,6 +243,12 @@ class Searcher:
         query, k, mode = clean_query(query), check_k(k), check_mode(mode)
         filters = self.check_filters(filters or Filters())
         allowed = self._allowed(filters)
+        if not self.has_keyword_index:
+            if mode == "keyword":
+                raise UserInputError(
+                    "this snapshot has no keyword index: run `paperradar index` to build it"
+                )
+            mode = "semantic"  # hybrid without BM25 is semantic
         if mode == "keyword":
             ranked = self._keyword(query, k, allowed)
             return self._results(ranked, k, query, {"keyword": dict(ranked)})

@@ -76,7 +76,7 @@ def test_index_then_search_end_to_end(served_home: Path, capsys) -> None:  # typ
     assert "index holds" in capsys.readouterr().err
 
     query = "diffusion models for video generation"
-    assert main(["search", query, "-k", "5", "--json"]) == 0
+    assert main(["search", query, "-k", "5", "--mode", "semantic", "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert isinstance(results, list) and len(results) == 5
     for r in results:

@@ -157,7 +157,12 @@ def test_search_ranks_by_cosine_and_skips_withdrawn(tmp_path: Path, corpus: list
     snapshot = publish(tmp_path / "home", tmp_path / "work.duckdb", tmp_path / "index", {})
     searcher = Searcher(snapshot, embedder)
     try:
-        results = searcher.search(query, k=10)
+        results = searcher.search(query, k=10, mode="semantic")
+        # This snapshot has no keyword index (built without `paperradar index`): hybrid
+        # falls back to semantic, keyword mode says what to do.
+        assert searcher.search(query, k=10) == results
+        with pytest.raises(UserInputError, match="no keyword index"):
+            searcher.search(query, k=10, mode="keyword")
     finally:
         searcher.close()
     assert len(results) == 10

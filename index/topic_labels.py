@@ -35,6 +35,7 @@ FILLER = frozenset("""
     introduced show shows shown showing demonstrate demonstrates demonstrated study studies
     studied achieve achieves achieved achieving outperforms outperform outperforming
     leverage leverages leveraging enables enable enabling including specifically provide
+    plays play played role gained gaining widely increasingly growing
     provides providing address addresses addressing aim aims furthermore moreover however
     compared extensive experiments experimental results significantly improves improved
     improve effectively efficiently publicly available code github https http www com org io
@@ -60,7 +61,7 @@ STOP = frozenset(ENGLISH_STOP_WORDS) | FILLER | {"et", "al", "ie", "eg", "vs", "
 _MATH = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]")
 _COMMAND = re.compile(r"\\[a-zA-Z]+\*?|\\.")  # \textbf{Sparse} keeps "Sparse"
 _URL = re.compile(r"https?://\S+|www\.\S+")
-_TOKEN = re.compile(r"[0-9]*[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*")  # "3d", not "2024"
+_TOKEN = re.compile(r"[0-9]*[a-z][a-z0-9]*(?:-[a-z0-9]+)*")  # "3d", not "2024"; "sam's" -> sam
 _SPLIT = re.compile(r"[.,;:!?()\[\]\"]")  # phrases never cross these
 
 
@@ -78,11 +79,13 @@ def terms(text: str) -> list[str]:
         run: list[str] = []
         for word in _TOKEN.findall(chunk):
             if word in STOP or len(word) < 2:
-                _emit(run, found)
-                run = []
+                if run:
+                    _emit(run, found)
+                    run = []
             else:
                 run.append(word)
-        _emit(run, found)
+        if run:
+            _emit(run, found)
     return found
 
 
@@ -111,38 +114,53 @@ def topic_terms(
     A cluster with no papers gets an empty list. Raises ValueError if `labels` and `texts`
     differ in length.
     """
-    labels = np.asarray(labels, np.int64)
-    if len(labels) != len(texts):
-        raise ValueError(f"{len(texts)} texts but {len(labels)} cluster labels")
+    return topic_terms_levels(texts, [(labels, k)], n_terms)[0]
+
+
+def topic_terms_levels(texts: Sequence[str], levels: Sequence[tuple[np.ndarray, int]],
+                       n_terms: int = TOP_TERMS) -> list[list[list[str]]]:
+    """`topic_terms` for several clusterings of the same texts (fine and broad topics),
+    reading the texts once."""
+    for labels, _ in levels:
+        if len(labels) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(labels)} cluster labels")
     if not len(texts):
-        return [[] for _ in range(k)]
+        return [[[] for _ in range(k)] for _, k in levels]
     vectorizer = CountVectorizer(analyzer=terms, binary=True, min_df=min(MIN_DF, len(texts)),
                                  dtype=np.int32)
     try:
         docs = vectorizer.fit_transform(texts)
     except ValueError:  # no term anywhere (empty texts)
-        return [[] for _ in range(k)]
-    vocab = vectorizer.get_feature_names_out()
-    member = sparse.csr_matrix(
-        (np.ones(len(labels), np.float32), (labels, np.arange(len(labels)))), shape=(k, len(labels))
-    )
-    df_class = (member @ docs).toarray().astype(np.float64)  # k x terms
-    sizes = np.bincount(labels, minlength=k).astype(np.float64)
-    df_all = df_class.sum(axis=0)
-    mean_size = sizes[sizes > 0].mean()
-    scores = df_class / np.maximum(sizes, 1)[:, None] * np.log1p(mean_size / np.maximum(df_all, 1))
-    return [_best(scores[c], df_class[c], vocab, n_terms) if sizes[c] else [] for c in range(k)]
+        return [[[] for _ in range(k)] for _, k in levels]
+    vocab = [str(t) for t in vectorizer.get_feature_names_out()]
+    words = np.array([t.count(" ") for t in vocab])
+    found = []
+    for labels, k in levels:
+        labels = np.asarray(labels, np.int64)
+        member = sparse.csr_matrix((np.ones(len(labels), np.float32),
+                                    (labels, np.arange(len(labels)))), shape=(k, len(labels)))
+        df_class = (member @ docs).toarray().astype(np.float64)  # k x terms
+        sizes = np.bincount(labels, minlength=k).astype(np.float64)
+        mean_size = sizes[sizes > 0].mean()
+        weight = np.log1p(mean_size / np.maximum(df_class.sum(axis=0), 1))
+        scores = df_class / np.maximum(sizes, 1)[:, None] * weight
+        found.append([_best(scores[c], df_class[c], vocab, words, n_terms) if sizes[c] else []
+                      for c in range(k)])
+    return found
 
 
-def _best(scores: np.ndarray, df: np.ndarray, vocab: np.ndarray, n: int) -> list[str]:
+def _best(scores: np.ndarray, df: np.ndarray, vocab: list[str], words: np.ndarray,
+          n: int) -> list[str]:
     """The best-scoring terms, phrases first on a tie; a term inside a chosen longer one is
     skipped, and a chosen term inside a longer one taken later gives it its place."""
-    order = np.lexsort((-np.char.count(vocab.astype(str), " "), -scores))
+    top = min(30 * n, len(scores))
+    candidates = np.argpartition(-scores, top - 1)[:top]
+    order = candidates[np.lexsort((-words[candidates], -scores[candidates]))]
     chosen: list[str] = []
-    for j in order[: 30 * n]:
+    for j in order.tolist():
         if df[j] < 2 or scores[j] <= 0:
             break
-        term = str(vocab[j])
+        term = vocab[j]
         padded = f" {term} "
         if any(padded in f" {c} " for c in chosen):
             continue

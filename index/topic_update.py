@@ -22,7 +22,7 @@ import numpy as np
 from core.topics_store import Assignments, TopicStore
 from index import topics as tp
 from index.embed import document_text
-from index.topic_labels import label_of, topic_terms
+from index.topic_labels import label_of, topic_terms_levels
 from index.vectors import VectorStore
 
 REFIT_GROWTH = 1.2  # refit when the corpus has grown by 20% since the last fit
@@ -158,9 +158,11 @@ def _fit(db: TopicStore, keys: np.ndarray, hashes: list[str], x: np.ndarray,
     sample_texts = [document_text(*texts[i]) for i in sample.tolist()]
     topics: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
-    for level, lv, members, sims in (("fine", model.fine, model.fine_of, model.fine_sim),
-                                     ("broad", model.broad, broad_rows, model.broad_sim)):
-        terms = topic_terms(sample_texts, members[sample], len(lv.ids))
+    levels = (("fine", model.fine, model.fine_of, model.fine_sim),
+              ("broad", model.broad, broad_rows, model.broad_sim))
+    level_terms = topic_terms_levels(sample_texts, [(members[sample], len(lv.ids))
+                                                    for _, lv, members, _ in levels])
+    for (level, lv, members, sims), terms in zip(levels, level_terms, strict=True):
         best = tp.central(sims, members, CENTRAL_PAPERS)
         sizes = np.bincount(members, minlength=len(lv.ids))
         for j, topic_id in enumerate(lv.ids.tolist()):

@@ -20,10 +20,13 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 ## The daily flow once (paperradar run): fetch the last days of the tracked categories,
-## find their code and venues, embed and index them, publish; then show the result.
+## find their code and venues, embed and index them, publish; show the status, then serve
+## the dashboard on http://localhost:$(PORT) until Ctrl-C.
+PORT    ?= 8501
 run: install
 	$(BIN)/paperradar run $(ARGS)
 	$(BIN)/paperradar status
+	$(BIN)/paperradar dashboard --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest -q

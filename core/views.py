@@ -255,8 +255,22 @@ GROUP BY p.venue
 """
 
 
+# The newest complete ISO week: the emerging views' end of the recent window.
+NEWEST_COMPLETE_WEEK = ("(SELECT max(period) FROM period_totals "
+                        "WHERE period_kind = 'week' AND NOT partial)")
+
+
 def _emerging_view(name: str, by_category: bool) -> str:
     """Topics ranked by how much their share grew in the last complete weeks."""
+    return emerging_select(by_category, NEWEST_COMPLETE_WEEK).replace(
+        "-- @CREATE\n", f"CREATE OR REPLACE VIEW {name} AS\n")
+
+
+def emerging_select(by_category: bool, last_week: str) -> str:
+    """The emerging-topics query with the recent window ending with the ISO week that
+    starts on `last_week` (an SQL expression of a Monday: the views use the newest complete
+    week, index.trends.emerging_as_of a `?` parameter, so a past week's ranking is the same
+    arithmetic as the view's)."""
     part = "category, " if by_category else ""
     cat_col = "p.primary_category AS category, " if by_category else ""
     scope = "of the same primary category" if by_category else ""
@@ -272,10 +286,9 @@ def _emerging_view(name: str, by_category: bool) -> str:
 --                    (the one-sided 95% lower bound of log2_growth: 1 = the share at least doubled)
 --   supported      = recent_papers >= {MIN_SUPPORT}; rank orders supported topics by emerging_score
 --   young          = born after recent_end - {YOUNG_WEEKS} weeks
-CREATE OR REPLACE VIEW {name} AS
+-- @CREATE
 WITH w AS (
-    SELECT max(period) AS last_week FROM period_totals
-    WHERE period_kind = 'week' AND NOT partial
+    SELECT {last_week}::DATE AS last_week
 ), win AS (
     SELECT (last_week - INTERVAL {7 * (RECENT_WEEKS - 1)} DAY)::DATE AS recent_start,
            (last_week + INTERVAL 6 DAY)::DATE AS recent_end,

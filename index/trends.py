@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from core.errors import UserInputError
 from core.store import Store
+from core.views import emerging_select
 
 By = Literal["topic", "category", "venue", "code"]
 Period = Literal["week", "month"]
@@ -104,10 +105,16 @@ def series(store: Store, by: By, period: Period, since: date | None = None,
 
 
 def emerging(store: Store, level: Level = "fine", category: str | None = None,
-             limit: int = 20, supported_only: bool = True) -> list[dict[str, Any]]:
+             limit: int = 20, supported_only: bool = True,
+             as_of: date | None = None) -> list[dict[str, Any]]:
     """Topics of `level` ranked by emerging score (view emerging_topics, or
-    emerging_topics_by_category for one primary category), best first."""
-    view = "emerging_topics_by_category" if category else "emerging_topics"
+    emerging_topics_by_category for one primary category), best first.
+
+    `as_of` (any day of an ISO week) ranks them as they stood at the end of that week: the
+    recent window is the 4 weeks ending with it, by the views' own SQL (core.views.
+    emerging_select), so for the newest complete week the answer is the view's. A digest
+    of a past week needs this: the views always end at the newest complete week.
+    """
     where: list[str] = ["level = ?"]
     params: list[Any] = [check_level(level)]
     if category:
@@ -115,7 +122,12 @@ def emerging(store: Store, level: Level = "fine", category: str | None = None,
         params.append(category)
     if supported_only:
         where.append("supported")
+    if as_of is None:
+        source = "emerging_topics_by_category" if category else "emerging_topics"
+    else:
+        source = f"({emerging_select(bool(category), '?')})"
+        params.insert(0, period_start(as_of, "week"))
     names, rows = store.query(
-        f"SELECT * FROM {view} WHERE {' AND '.join(where)} "
+        f"SELECT * FROM {source} WHERE {' AND '.join(where)} "
         "ORDER BY emerging_score DESC NULLS LAST, topic_id LIMIT ?", [*params, limit])
     return [dict(zip(names, row, strict=True)) for row in rows]

@@ -119,6 +119,32 @@ def test_emerging_topics(db: Store) -> None:
     assert trends.emerging(db)[0]["topic_id"] == 1
 
 
+def test_emerging_as_of_a_week(db: Store) -> None:
+    """The ranking as it stood at the end of a past week (the digest's): for the newest
+    complete week it is the views' answer, whatever day of the week is given; for week 10
+    the windows end there, with the counts of tests/support/trend_data.py."""
+    newest = week(11) + timedelta(days=3)
+    for level in ("fine", "broad"):
+        assert trends.emerging(db, level, limit=100, supported_only=False, as_of=newest) == \
+            trends.emerging(db, level, limit=100, supported_only=False)
+    assert trends.emerging(db, category="cs.CL", supported_only=False, as_of=newest) == \
+        trends.emerging(db, category="cs.CL", supported_only=False)
+    past = {r["topic_id"]: r for r in trends.emerging(db, limit=100, supported_only=False,
+                                                      as_of=week(10))}
+    a, b = past[1], past[2]
+    assert (a["recent_start"], a["recent_end"]) == (week(7), week(10) + timedelta(days=6))
+    assert (a["baseline_start"], a["baseline_end"]) == (week(-5), week(7) - timedelta(days=1))
+    # recent: weeks 7-10 (1+6+6+6 of 5+10+10+10); baseline: weeks 0-6 of the 12 before (2 a week of 10)
+    assert (a["recent_papers"], a["recent_total"], a["baseline_papers"], a["baseline_total"]) == \
+        (19, 35, 12, 60)
+    assert (b["recent_papers"], b["baseline_papers"]) == (16, 48)
+    assert a["growth"] == pytest.approx((19 / 35) / (12 / 60))
+    assert a["emerging_score"] == pytest.approx(
+        math.log2((20 / 35) / (13 / 60)) - 1.645 * math.sqrt(1 / 20 + 1 / 13) / math.log(2))
+    assert not a["supported"] and a["rank"] is None  # 19 recent papers < 20
+    assert trends.emerging(db, as_of=week(10)) == []  # nothing supported yet that week
+
+
 def test_category_and_code_views(db: Store) -> None:
     cl = {r["week"]: r for r in rows(
         db, "SELECT * FROM weekly_category_counts WHERE category = 'cs.CL'")}

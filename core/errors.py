@@ -69,3 +69,7 @@ class ClusterError(PaperradarError):
 
 class SourcesFailedError(PaperradarError):
     """One or more sources failed in a flow run; what the others delivered was still stored and published."""
+
+
+class WriterBusyError(PaperradarError):
+    """Another process (a flow run, a command) is writing the working database; try again later."""

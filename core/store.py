@@ -273,6 +273,14 @@ def _m006_views(con: duckdb.DuckDBPyConnection) -> None:
     create_views(con)
 
 
+@migration(7, "watchlists")
+def _m007_watchlists(con: duckdb.DuckDBPyConnection) -> None:
+    from core.watch_store import WATCH_TABLES
+
+    for statement in WATCH_TABLES:
+        con.execute(statement)
+
+
 # ---------------------------------------------------------------- the store
 
 

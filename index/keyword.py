@@ -84,6 +84,29 @@ class KeywordIndex:
             total[self._docids[lo:hi]] += idf * self._weight[lo:hi]
         return total
 
+    def normalised_scores(self, query: str) -> np.ndarray:
+        """BM25 of every document (by docid) over the query's content terms, divided by the
+        most any document could score for them, (k1 + 1) * sum(idf): 0 (no term) to just
+        under 1 (every term, many times), whatever the query.
+
+        Raw BM25 grows with the number and rarity of the query's terms, so a threshold on it
+        means something else for every query (watchlists need one that does not). Stop
+        words are left out here even when the index holds them as stray tokens (a "for"
+        kept once in 72k papers would otherwise weigh more than every real term).
+        """
+        total = np.zeros(len(self.paper_ids), np.float64)
+        best = 0.0
+        for stem in self.stems(query):
+            found = self._vocabulary.get(stem)
+            if found is None or found[0] + 1 >= len(self._indptr):
+                continue
+            termid, df = found
+            lo, hi = self._indptr[termid], self._indptr[termid + 1]
+            idf = float(np.log10((self.num_docs - df + 0.5) / (df + 0.5) + 1))
+            total[self._docids[lo:hi]] += idf * self._weight[lo:hi]
+            best += idf * (K1 + 1)
+        return total / best if best > 0 else total
+
     def docids_of(self, paper_ids: np.ndarray) -> np.ndarray:
         """Docids of the given paper keys (those in the index)."""
         names, order = self._by_paper

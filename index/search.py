@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import faiss
@@ -184,20 +185,27 @@ class FilterColumns:
 class Searcher:
     """Searches one snapshot. Build it once and reuse it: loading costs a second or two."""
 
-    def __init__(self, snapshot: Snapshot, embedder: Embedder) -> None:
+    def __init__(self, snapshot: Snapshot, embedder: Embedder, store: Store | None = None,
+                 index_dir: Path | None = None) -> None:
+        """Searches `snapshot` (read-only). `store` and `index_dir` instead: an open store and
+        an index folder, e.g. the working ones the daily flow checks watchlists on before it
+        publishes (one process can open a DuckDB file in one mode only, so the writer lends
+        its own connection); the store stays open when the searcher closes."""
         self.snapshot = snapshot
         self.embedder = embedder
         self.index, self.manifest = load_index(
-            snapshot.index_dir, embedder.model_name, embedder.vector_set
+            index_dir or snapshot.index_dir, embedder.model_name, embedder.vector_set
         )
-        self.store = Store.open_read_only(snapshot.db_path)
+        self._owns_store = store is None
+        self.store = store if store is not None else Store.open_read_only(snapshot.db_path)
         # One query at a time gains nothing from OpenMP threads, and their spin-waits cost
         # milliseconds whenever another process holds a core (a flow, the dashboard).
         faiss.omp_set_num_threads(1)
         self._lock = threading.RLock()  # one DuckDB connection: one query at a time
 
     def close(self) -> None:
-        self.store.close()
+        if self._owns_store:
+            self.store.close()
 
     @cached_property
     def has_keyword_index(self) -> bool:
@@ -281,6 +289,45 @@ class Searcher:
             allowed = allowed[allowed != key]
         ranked = [(i, s) for i, s in self._semantic(vector, k + 1, allowed) if i != key][:k]
         return self._results(ranked, k, None, {"semantic": dict(ranked)})
+
+    def allowed(self, filters: Filters) -> np.ndarray | None:
+        """Sorted keys of the papers `filters` allows (never withdrawn ones); None when
+        there are no filters."""
+        return self._allowed(filters)
+
+    def absolute_scores(self, query: str, within: np.ndarray) -> list[tuple[int, float, float | None]]:
+        """(key, cosine, keyword score) of every paper of `within` (keys) that the index
+        holds, by key: no ranking and no k, so nothing is cut off.
+
+        The cosine is the query's embedding against the paper's; the keyword score is
+        BM25 over the query's terms divided by the most a paper could score for them
+        (KeywordIndex.normalised_scores, 0..1; None without a keyword index). Unlike
+        `search`'s scores, which are normalised within each query's result lists, these
+        mean the same for every query and every set of papers: watchlists hold them to a
+        fixed minimum (index/watch.py). A paper missing from the answer is not indexed
+        (yet). Filters are the caller's (`allowed`).
+        """
+        query = clean_query(query)
+        allowed = np.unique(np.asarray(within, np.int64))
+        if len(allowed) == 0 or self.index.ntotal == 0:
+            return []
+        vector = self.embedder.encode_query(query).reshape(1, -1).astype(np.float32)
+        selector = faiss.IDSelectorBatch(allowed)
+        ivf = _ivf(self.index)
+        params = (faiss.SearchParameters(sel=selector) if ivf is None
+                  else faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nlist))  # every list
+        cosines, ids = self.index.search(vector, len(allowed), params=params)
+        found = {int(i): float(c) for c, i in zip(cosines[0], ids[0], strict=True) if i >= 0}
+        keys = np.array(sorted(found), np.int64)
+        keyword: dict[int, float] | None = None
+        if self.has_keyword_index:
+            with self._lock:
+                normalised = self.keyword.normalised_scores(query)
+                docids = self.keyword.docids_of(keys)
+            keyword = dict(zip(self.keyword.paper_ids[docids].tolist(),
+                               normalised[docids].tolist(), strict=True))
+        return [(int(key), found[int(key)], None if keyword is None else keyword.get(int(key), 0.0))
+                for key in keys]
 
     # -- the parts
 

@@ -93,3 +93,46 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness():
         yield
+
+
+@pytest.fixture(scope="session")
+def watch_corpus(fixtures_dir: Path) -> tuple[list, list]:
+    """Real papers for the watchlist tests: (a first batch of ~300, a later one of ~150)."""
+    from tests.support.watch_home import corpus
+
+    return corpus(fixtures_dir)
+
+
+@pytest.fixture(scope="session")
+def watch_base(watch_corpus: tuple[list, list], onnx_models: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with the first batch stored, enriched, indexed and published by `paperradar
+    index`; no watchlist. Read-only: tests use `watch_home`, a copy."""
+    import shutil
+
+    from flows.cli import main
+    from tests.support.watch_home import store_papers
+
+    home = tmp_path_factory.mktemp("watch") / "home"
+    shutil.copytree(onnx_models, home / "models")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PAPERRADAR_HOME", str(home))
+        mp.setenv("PAPERRADAR_DEVICE", "cpu")
+        store_papers(home, watch_corpus[0])
+        assert main(["index"]) == 0
+    return home
+
+
+@pytest.fixture()
+def watch_home(watch_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of `watch_base`, PAPERRADAR_HOME pointing at it (no other PAPERRADAR_*)."""
+    import shutil
+
+    for name in list(os.environ):
+        if name.startswith("PAPERRADAR_"):
+            monkeypatch.delenv(name)
+    copy = tmp_path / "home"
+    shutil.copytree(watch_base, copy, symlinks=True)
+    monkeypatch.setenv("PAPERRADAR_HOME", str(copy))
+    monkeypatch.setenv("PAPERRADAR_DEVICE", "cpu")
+    return copy

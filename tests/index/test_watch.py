@@ -7,10 +7,7 @@ by its maximum, and the filters' SQL rules."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,79 +21,22 @@ from core.settings import Settings
 from core.store import Store
 from core.watch_store import Watchlist, WatchStore
 from flows import steps
-from flows.cli import main
 from index.keyword import K1
 from index.search import BLEND_SEMANTIC, FUSE_DEPTH, Filters, Searcher
 from index.watch import DEFAULT_MIN_SCORE, FIRST_DAYS, check_watchlists, new_watchlist
-from tests.support.records import author_names, daily_records
+from tests.support.watch_home import FIRST, store_papers
 
-FIRST = (date(2026, 3, 10), date(2026, 3, 11))  # stored and indexed first
-LATER = date(2026, 3, 12)  # arrives afterwards
 QUERY = "diffusion models for image editing"
 
 
-def papers(fixtures_dir: Path, first: date, last: date, n: int) -> list[Paper]:
-    from ingest.arxiv_api import clean_text
-
-    records = daily_records(fixtures_dir, {"cs.CV", "cs.CL"}, first, last)
-    if len(records) > n:  # spread evenly over the days
-        records = [records[i * (len(records) - 1) // (n - 1)] for i in range(n)]
-    return [
-        Paper(
-            arxiv_id=r["id"], version=1, title=clean_text(r["title"]),
-            abstract=clean_text(r["abstract"]), authors=tuple(author_names(r)),
-            published=r["_v1"].replace(tzinfo=None), updated=r["_v1"].replace(tzinfo=None),
-            primary_category=r["categories"].split()[0], categories=tuple(r["categories"].split()),
-            comment=r["comments"], journal_ref=r["journal-ref"],
-        )
-        for r in records
-    ]
-
-
-def store_papers(home: Path, batch: list[Paper]) -> None:
-    """Store a batch in the working database (a later transaction: later first_seen) and read
-    its code links and venues from the text, as ingest and enrich do."""
-    from ingest.enrichment import enrich_text
-
-    time.sleep(0.01)  # first_seen has microseconds; keep batches apart whatever the clock does
-    with Store.open(home / "work" / "papers.duckdb") as store:
-        store.upsert_papers(batch)
-        enrich_text(store)
-        store.checkpoint()
-
-
-@pytest.fixture(scope="module")
-def corpus(fixtures_dir: Path) -> tuple[list[Paper], list[Paper]]:
-    return papers(fixtures_dir, *FIRST, 300), papers(fixtures_dir, LATER, LATER, 150)
-
-
-@pytest.fixture(scope="module")
-def base_home(corpus: tuple[list[Paper], list[Paper]], onnx_models: Path,
-              tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first batch stored, enriched, indexed and published; no watchlist (copy it)."""
-    home = tmp_path_factory.mktemp("watch") / "home"
-    shutil.copytree(onnx_models, home / "models")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PAPERRADAR_HOME", str(home))
-        mp.setenv("PAPERRADAR_DEVICE", "cpu")
-        store_papers(home, corpus[0])
-        assert main(["index"]) == 0
-    return home
+@pytest.fixture()
+def home(watch_home: Path) -> Path:
+    return watch_home
 
 
 @pytest.fixture()
-def home(base_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of the base home, PAPERRADAR_HOME pointing at it."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("PAPERRADAR_"):
-            monkeypatch.delenv(name)
-    copy = tmp_path / "home"
-    shutil.copytree(base_home, copy, symlinks=True)
-    monkeypatch.setenv("PAPERRADAR_HOME", str(copy))
-    monkeypatch.setenv("PAPERRADAR_DEVICE", "cpu")
-    return copy
+def corpus(watch_corpus: tuple[list[Paper], list[Paper]]) -> tuple[list[Paper], list[Paper]]:
+    return watch_corpus
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CATEGORIES = ("cs.AI", "cs.LG", "cs.CL", "cs.CV", "stat.ML")
@@ -144,9 +144,11 @@ class Settings(BaseSettings):
         "at 20:00 US Eastern time, Sunday to Thursday.",
     )
     digest_cron: str = Field(
-        "0 7 * * 1",
-        description="When `paperradar serve` builds the weekly digest (cron), once there is a "
-        "digest flow: Monday 07:00.",
+        "0 7 * * 2",
+        description="When `paperradar serve` builds and sends the weekly digest of the last "
+        "complete week (cron, in PAPERRADAR_SCHEDULE_TIMEZONE): Tuesday 07:00, after the daily "
+        "run has brought the weekend's papers (arXiv announces them on Monday evening, US "
+        "Eastern time); on Monday the week before is not complete yet.",
     )
     schedule_timezone: str = Field(
         "UTC", description="Time zone of the cron schedules (an IANA name, e.g. America/New_York)."
@@ -173,9 +175,38 @@ class Settings(BaseSettings):
         "PREFECT_API_URL is not set (0: any free port).",
     )
 
-    @field_validator("categories", mode="before")
+    smtp_host: str = Field(
+        "",
+        description="SMTP server the digest is mailed through (`paperradar digest --send`, the "
+        "weekly flow); empty = no email.",
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_starttls: bool = Field(
+        True,
+        description="Encrypt the SMTP connection with STARTTLS (the server's certificate "
+        "checked against the system's trust store); false sends in clear text.",
+    )
+    smtp_user: str = Field("", description="SMTP login; empty = no login.")
+    smtp_password: SecretStr = Field(
+        SecretStr(""),
+        description="SMTP password, from the environment only; never printed, logged or stored.",
+    )
+    digest_to: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Recipients of the digest mail, comma separated."
+    )
+    digest_from: str = Field(
+        "paperradar@localhost", description="Sender address of the digest mail."
+    )
+    webhook_url: SecretStr = Field(
+        SecretStr(""),
+        description="Webhook the digest's Markdown is POSTed to as JSON {\"text\": ...} (a Slack "
+        "incoming webhook, Mattermost, ...); a credential: only its host is ever shown. Empty = "
+        "none.",
+    )
+
+    @field_validator("categories", "digest_to", mode="before")
     @classmethod
-    def _split_categories(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value

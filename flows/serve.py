@@ -2,8 +2,8 @@
 
 Deployments: `daily/daily` on PAPERRADAR_DAILY_CRON, `backfill/backfill` without a schedule
 (started on demand: `prefect deployment run backfill/backfill -p start=2026-01-01 -p
-end=2026-01-31`). The weekly digest is registered on PAPERRADAR_DIGEST_CRON once a digest
-flow exists (`DIGEST_FLOW`); until then `serve` says it is missing.
+end=2026-01-31`), and `weekly-digest/weekly-digest` (flows/digest.py, `DIGEST_FLOW`) on
+PAPERRADAR_DIGEST_CRON; should that module not import, `serve` says so and serves the rest.
 
 The Prefect API: PREFECT_API_URL when set (a `prefect server start` elsewhere, or Prefect
 Cloud). Otherwise this process starts a Prefect server of its own on
@@ -84,6 +84,7 @@ def deployments(settings: Settings) -> list[Any]:
             name="weekly-digest", schedules=[check_cron(settings.digest_cron, "digest_cron",
                                                         settings.schedule_timezone)],
             paused=False, tags=["paperradar"], entrypoint_type=EntrypointType.MODULE_PATH,
+            description="The digest of the last complete week: files, then email and webhook.",
         ))
     return made
 
@@ -97,7 +98,7 @@ def serve_flows(settings: Settings, log: Log) -> None:
 
     made = deployments(settings)  # bad crons fail here, before any server starts
     if digest_flow() is None:
-        log("weekly digest: not served (no digest flow yet: the digest is not built)")
+        log(f"weekly digest: not served ({DIGEST_FLOW} does not import)")
     quiet_expected_tracebacks()
     # Prefect's runner stops on SIGTERM through a coroutine it never awaits (it still pauses
     # the schedules): keep its RuntimeWarning out of the log.
@@ -105,8 +106,9 @@ def serve_flows(settings: Settings, log: Log) -> None:
     try:
         with _terminate_as_interrupt(), own_server(settings, log) as api:
             names = ", ".join(f"{d.flow_name}/{d.name}" for d in made)
-            log(f"serving {names} with the Prefect API at {api}; daily on '{settings.daily_cron}' "
-                f"({settings.schedule_timezone}); stop with Ctrl-C")
+            weekly = f", digest on '{settings.digest_cron}'" if digest_flow() else ""
+            log(f"serving {names} with the Prefect API at {api}; daily on '{settings.daily_cron}'"
+                f"{weekly} ({settings.schedule_timezone}); stop with Ctrl-C")
             # One flow run at a time: they all write the one working database. The runner
             # replaces our SIGTERM handler with its own (pause the schedules, exit 0).
             serve(*made, print_starting_message=False, limit=1)

@@ -100,12 +100,16 @@ def test_serve_registers_the_schedules_runs_a_flow_and_stops_on_sigint(
     monkeypatch.setenv("PAPERRADAR_SCHEDULE_TIMEZONE", "America/New_York")
     served = Served(child_env(prefect_api))
     try:
-        served.wait_for(r"serving daily/daily, backfill/backfill with the Prefect API at ")
-        assert "weekly digest: not served" in served.output  # no digest flow yet (issue #9)
+        served.wait_for(r"serving daily/daily, backfill/backfill, weekly-digest/weekly-digest "
+                        r"with the Prefect API at ")
         daily = poll(prefect_api, lambda c: c.read_deployment_by_name("daily/daily"))
         backfill = poll(prefect_api, lambda c: c.read_deployment_by_name("backfill/backfill"))
+        digest = poll(prefect_api, lambda c: c.read_deployment_by_name("weekly-digest/weekly-digest"))
         assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in daily.schedules] == [
             ("15 2 * * 1-5", "America/New_York", True)]
+        assert [(s.schedule.cron, s.schedule.timezone) for s in digest.schedules] == [
+            ("0 7 * * 2", "America/New_York")]  # PAPERRADAR_DIGEST_CRON's default
+        assert digest.entrypoint == "flows.digest.weekly_digest" and not digest.paused
         assert daily.entrypoint == "flows.daily.daily" and not daily.paused
         assert backfill.schedules == [] and backfill.entrypoint == "flows.daily.backfill"
         listed = query(prefect_api, lambda c: c.read_deployments())

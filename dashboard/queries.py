@@ -336,3 +336,20 @@ def digest_files(home: Path) -> list[Path]:
         return []
     return sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix in DIGEST_SUFFIXES),
                   key=lambda p: p.name, reverse=True)
+
+
+def digest_preview(store: Store, categories: tuple[str, ...]) -> dict[str, Any]:
+    """The weekly digest of the newest week in the data, composed and rendered in memory (what
+    `paperradar digest --week` would write for it): the week in progress, `partial` until
+    its papers are all in. Empty when there are no papers."""
+    from digest import make
+    from digest.weeks import Week
+
+    _, rows = store.query("SELECT max(published)::DATE FROM papers WHERE NOT withdrawn")
+    newest = rows[0][0] if rows else None
+    if newest is None:
+        return {}
+    made = make(store, Week.of(newest), categories, newest)
+    d = made.digest
+    return {"week": d.week.label, "partial": d.partial, "data_last": d.data_last,
+            "markdown": made.markdown, "html": made.html}

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from core.settings import Settings
 from dashboard import queries
 
 log = logging.getLogger("paperradar.dashboard")
@@ -37,6 +38,7 @@ def default_calls(query: Callable[..., Any]) -> list[tuple[Callable[..., Any], t
     ]
     if not query(queries.has_views):
         return calls
+    calls.append((queries.digest_preview, (Settings().categories,)))
     calls += [
         (queries.has_topics, ()),
         (queries.code_over_time, ("month", None)),

@@ -23,7 +23,7 @@ KEY_TEXT = {
                "Browse a venue"],
     "code": ["Share of papers with code over time", "By primary category", "By topic", "By venue",
              "Time from v1 to first code", "Newest papers with official code"],
-    "digests": ["No digest yet"],
+    "digests": ["No digest yet", "This week so far", "Preview of 2026-W22 (partial: the data ends"],
     "health": ["Freshness per source", "Papers per day", "Index consistency", "Last runs"],
     "sql": ["Read-only SQL over the published database"],
 }
@@ -326,6 +326,29 @@ def test_digests_are_rendered(tmp_path: Path, use_home) -> None:
     assert at.selectbox(key="digest").options == ["2026-W23.html", "2026-W22.md"]
     at.selectbox(key="digest").set_value("2026-W22.md").run()
     assert "Three papers on **decoding**." in texts(at)
+
+
+def test_the_digest_preview_is_the_week_in_progress(dashboard_home: Path, use_home) -> None:
+    """The newest week of the data composed in memory, as `paperradar digest` would write it,
+    marked partial; nothing written under the home."""
+    from core.publish import current_snapshot
+    from core.settings import Settings
+    from core.store import Store
+    from digest import make
+    from digest.weeks import Week
+
+    use_home(dashboard_home)
+    at = render("digests")
+    assert_clean(at)
+    with Store.open_read_only(current_snapshot(dashboard_home).db_path) as db:
+        last = db.con.execute("SELECT max(published)::DATE FROM papers").fetchone()[0]
+        expected = make(db, Week.of(last), Settings().categories, last)
+    assert expected.digest.partial and expected.digest.week.label == "2026-W22"
+    assert any(c.value.startswith(f"Preview of 2026-W22 (partial: the data ends {last}, so")
+               for c in at.caption)
+    [shown] = at.html
+    assert shown.proto.body == expected.html.strip()
+    assert not (dashboard_home / "digests").exists()
 
 
 def test_a_new_snapshot_replaces_cached_answers(empty_home: Path, tmp_path: Path, use_home,

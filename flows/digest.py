@@ -77,8 +77,8 @@ def weekly_digest(week: str | None = None) -> dict[str, Any]:
     """The digest of `week` (YYYY-Www; default the last complete week in the data), written
     under $PAPERRADAR_HOME/digests and sent by every configured channel."""
     settings = Settings()
-    email, hook = channels(settings)  # a half-configured channel fails here, before any work
     made = write_digest(settings, week)
+    email, hook = channels(settings)  # a half-configured channel fails here, the files written
     delay = settings.flow_retry_delay
     retrying = deliver_digest.with_options(
         retries=settings.flow_retries,

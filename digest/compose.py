@@ -29,6 +29,7 @@ from datetime import date
 from typing import Any
 
 from core.store import Store
+from core.watch_store import has_watch_tables
 from digest.weeks import Week
 from index import trends
 
@@ -388,10 +389,8 @@ def _venues(store: Store, week: Week) -> tuple[int, tuple[VenueGroup, ...]]:
 
 def _watches(store: Store, week: Week) -> tuple[Watch, ...] | None:
     """Per watchlist (by name), its matches recorded during the week, best score first;
-    None when the database has no watchlists tables (older than their migration)."""
-    _, rows = store.query("SELECT count(*) FROM information_schema.tables "
-                          "WHERE table_name IN ('watchlists', 'watch_matches')")
-    if rows[0][0] < 2:
+    None when the database has no watchlist tables (published before migration 7)."""
+    if not has_watch_tables(store):
         return None
     start, end = week.bounds
     lists = _rows(store, "SELECT name, query FROM watchlists ORDER BY name")

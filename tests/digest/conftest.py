@@ -5,8 +5,7 @@ Monday 2026-02-09) with real papers of the daily-arXiv fixture submitted in its 
 2026-W19 (4-10 May 2026: a quarter of those listing cs.CL, a twelfth of those listing
 cs.CV), and a few of the Monday after, so that W19 is complete. The real papers join topic
 A (primary cs.CL) or B (the others); their code links and venues are read from their own
-text (enrich_text). Three watchlists with matches recorded in W18, W19 and W20, in the
-tables of migration 7.
+text (enrich_text). Three watchlists with matches recorded in W18, W19 and W20.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import pytest
 from core.publish import publish
 from core.records import Paper
 from core.store import Store
+from core.watch_store import Watchlist, WatchMatch, WatchStore
 from digest.weeks import Week
 from ingest.enrichment import enrich_text
 from tests.support import trend_data
@@ -28,20 +28,6 @@ from tests.support.records import author_names, daily_records
 START = date(2026, 2, 9)  # trend_data's week 0; its week 12 is W19
 W19 = Week(date(2026, 5, 4))
 CATEGORIES = ("cs.CL", "cs.CV", "cs.LG")
-
-# The watchlists tables as migration 7 (core/watch_store.py) creates them: used only when
-# the store in this tree predates that migration.
-WATCH_DDL = (
-    """CREATE TABLE IF NOT EXISTS watchlists (name VARCHAR PRIMARY KEY, query VARCHAR NOT NULL,
-    categories VARCHAR[], venue VARCHAR, has_code BOOLEAN NOT NULL DEFAULT false,
-    min_score DOUBLE NOT NULL, mode VARCHAR NOT NULL DEFAULT 'hybrid',
-    created_at TIMESTAMP NOT NULL, checked_through TIMESTAMP)""",
-    """CREATE TABLE IF NOT EXISTS watch_matches (watchlist VARCHAR NOT NULL,
-    arxiv_id VARCHAR NOT NULL, score DOUBLE NOT NULL, semantic_score DOUBLE,
-    keyword_score DOUBLE, matched_at TIMESTAMP NOT NULL, run_id VARCHAR,
-    PRIMARY KEY (watchlist, arxiv_id))""",
-)
-
 
 def real_papers(fixtures_dir: Path) -> list[Paper]:
     from ingest.arxiv_api import clean_text
@@ -61,30 +47,26 @@ def real_papers(fixtures_dir: Path) -> list[Paper]:
 
 
 def add_watchlists(store: Store) -> None:
-    """'agents': 12 matches in W19 (10 shown), one in W18; 'older': two in W20, one of them
-    also matched by 'agents'; 'quiet': none."""
-    have = store.con.execute("SELECT count(*) FROM information_schema.tables "
-                             "WHERE table_name IN ('watchlists', 'watch_matches')").fetchone()
-    if have[0] < 2:
-        for ddl in WATCH_DDL:
-            store.con.execute(ddl)
-    created = datetime(2026, 4, 1)
+    """Through the watchlist store (core/watch_store.py, migration 7): 'agents' with 12
+    matches in W19 (10 shown), one in W18 and one at W20's first second, and a W19 match
+    reported again in W20 (the first report stays); 'older' with two in W20, one of them
+    also matched by 'agents'; 'quiet' with none."""
+    watches = WatchStore(store)
     for name, query in (("agents", "LLM agents"), ("older", "vision transformers"),
                         ("quiet", "quantum gravity")):
-        store.con.execute("INSERT INTO watchlists (name, query, categories, venue, has_code, "
-                          "min_score, mode, created_at) VALUES (?, ?, [], NULL, false, 0.4, "
-                          "'hybrid', ?)", [name, query, created])
+        watches.add(Watchlist(name, query), datetime(2026, 4, 1))
     ids = [r[0] for r in store.con.execute(
         "SELECT arxiv_id FROM papers WHERE published >= ? AND NOT withdrawn ORDER BY arxiv_id "
         "LIMIT 16", [W19.start]).fetchall()]
-    rows = [("agents", a, 0.9 - 0.05 * (i // 2), datetime(2026, 5, 6, 9, i))  # ties by pairs
-            for i, a in enumerate(ids[:12])]
-    rows.append(("agents", ids[12], 0.7, datetime(2026, 4, 28, 8)))  # W18
-    rows.append(("agents", ids[13], 0.6, datetime(2026, 5, 11, 0, 0)))  # W20's first second
-    rows += [("older", ids[13], 0.55, datetime(2026, 5, 12)), ("older", ids[14], 0.5,
-                                                                 datetime(2026, 5, 17, 23, 59))]
-    store.con.executemany("INSERT INTO watch_matches (watchlist, arxiv_id, score, matched_at) "
-                          "VALUES (?, ?, ?, ?)", rows)
+    found = [("agents", a, 0.9 - 0.05 * (i // 2), datetime(2026, 5, 6, 9, i))  # ties by pairs
+             for i, a in enumerate(ids[:12])]
+    found += [("agents", ids[12], 0.7, datetime(2026, 4, 28, 8)),
+              ("agents", ids[13], 0.6, datetime(2026, 5, 11, 0, 0)),
+              ("agents", ids[0], 0.99, datetime(2026, 5, 12)),  # again: not stored twice
+              ("older", ids[13], 0.55, datetime(2026, 5, 12)),
+              ("older", ids[14], 0.5, datetime(2026, 5, 17, 23, 59))]
+    for name, arxiv_id, score, when in found:
+        watches.record([(name, [WatchMatch(arxiv_id, score, None, None)], None)], when, "test")
 
 
 def build(home: Path, fixtures_dir: Path) -> None:

@@ -128,6 +128,11 @@ def test_each_watchlist_match_is_in_one_weeks_digest(db: Store) -> None:
     assert all(len(weeks) == 1 for weeks in seen.values()), seen
     both = [a for (w, a) in seen if w == "older" and ("agents", a) in seen]
     assert len(both) == 1 and seen[("agents", both[0])] == seen[("older", both[0])] == ["2026-W20"]
+    # the paper 'agents' reported again in W20 stays in W19, with its first score
+    [(again, score)] = db.con.execute(
+        "SELECT arxiv_id, score FROM watch_matches WHERE watchlist = 'agents' "
+        "ORDER BY score DESC, arxiv_id LIMIT 1").fetchall()
+    assert seen[("agents", again)] == ["2026-W19"] and score == 0.9
 
 
 def test_no_watchlists_section_without_the_tables(tmp_path: Path) -> None:

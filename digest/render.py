@@ -146,7 +146,9 @@ def _summary(t: _Text, d: Digest) -> list[str]:
     """The digest in four bullets."""
     total = d.total
     first = f"{t.bold(count(total.papers) + ' new papers')}"
-    if total.mean is not None:
+    if d.partial:
+        first += " so far (a partial week: not compared)"
+    elif total.mean is not None:
         first += f", {change(total.change)} on the mean of the {TREND_WEEKS} weeks before " \
                  f"({mean(total.mean)})"
     items = [first]
@@ -174,7 +176,14 @@ def _headline_rows(d: Digest) -> list[CategoryRow]:
     return [r for r in d.categories if r.name != "other" or r.papers or r.mean]
 
 
+def _change(d: Digest, row: CategoryRow) -> float | None:
+    """A partial week's counts are low for that reason alone: not compared (as in the views)."""
+    return None if d.partial else row.change
+
+
 def _mean_note(d: Digest) -> str:
+    if d.partial:
+        return "; this week is partial, so its change is not computed"
     weeks = d.total.weeks
     if weeks == TREND_WEEKS:
         return ""
@@ -307,7 +316,7 @@ def render_markdown(d: Digest) -> str:
             "|---|---:|---:|---:|"]
     for r in [d.total, *_headline_rows(d)]:
         name = _category_name(r)
-        cells = [name, count(r.papers), mean(r.mean), change(r.change)]
+        cells = [name, count(r.papers), mean(r.mean), change(_change(d, r))]
         if r is d.total:
             cells = [f"**{c}**" for c in cells]
         out.append("| " + " | ".join(cells) + " |")
@@ -471,7 +480,7 @@ def _html_headline(d: Digest) -> list[str]:
         bar = "" if r is d.total else charts.bar_svg(r.papers, r.mean, top)
         body.append(f'<tr style="{weight}"><td style="{_TD}">{HTML.esc(_category_name(r))}</td>'
                     f'<td style="{_NUM}">{count(r.papers)}</td><td style="{_NUM}">{mean(r.mean)}'
-                    f'</td><td style="{_NUM}">{change(r.change)}</td>'
+                    f'</td><td style="{_NUM}">{change(_change(d, r))}</td>'
                     f'<td style="{_TD}line-height:0">{bar}</td></tr>')
     return [_h2("Papers this week"),
             _p(f"Per primary category (a cross-listed paper counts once), against the mean of "

@@ -71,6 +71,12 @@ def test_a_partial_week_is_marked_and_ranks_topics_on_the_week_before(db: Store)
     assert ("**Partial week**: the database holds papers up to 2026-05-11 (the week is not "
             "complete). Its numbers will still grow.") in made.markdown
     assert "(This week is partial, so the window ends with 2026-W19.)" in made.markdown
+    assert f"- **{d.total.papers:,} new papers** so far (a partial week: not compared)" \
+        in made.markdown
+    assert "this week is partial, so its change is not computed" in made.markdown
+    table = made.markdown.split("| primary category |", 1)[1].split("\n\n", 1)[0]
+    rows = table.splitlines()[2:]  # after the header's end and the alignment row
+    assert len(rows) == 5 and all(row.endswith(("| – |", "| **–** |")) for row in rows), rows
     assert d.windows["recent_end"] == W19.end
 
 

@@ -1,10 +1,14 @@
-"""The Prefect flows: `daily` (arXiv -> enrich -> embed -> index -> topics -> publish) and `backfill`.
+"""The Prefect flows: `daily` (arXiv -> enrich -> embed -> index -> topics -> watchlists ->
+publish) and `backfill`.
 
 Each flow is a short list of tasks, and each task calls one function of flows.steps, the
 same functions `paperradar ingest`, `enrich` and `index` call. One writer: the tasks run
 one after another in the flow's process, each holding the working database for its step
 only, and the flow publishes one snapshot at the end (core.publish: atomic), so readers
-only ever see the snapshot before the run or the one after it.
+only ever see the snapshot before the run or the one after it. The flow holds the writer
+lock (core/writer.py) from its first step to its publish, waiting for it if a command
+holds it, so no other writer (`paperradar watch add`, `enrich`, ...) publishes between
+two of its steps.
 
 Retries, by error type (`transient`): a source that could not be reached, timed out or
 answered 429/5xx (after the HTTP layer's own retries, ingest._http) is tried again
@@ -17,16 +21,18 @@ where it happens, and the previous snapshot stays published.
 
 Caching: the store already remembers what is done, durably and across processes: arXiv
 watermarks, the enrichment schedule (a paper is asked again only on its due days), stored
-vectors by content hash and the index fingerprint; a run with nothing new does none of
-that work again. A Prefect cache on top of those would be a second, weaker record of the
-same facts. The one place where a Prefect cache saves work the store cannot is `backfill`:
-a window finished once is not fetched again when the backfill is run again (e.g. after a
-later chunk failed), keyed on the working database, the source, the categories and the
-window (PAPERRADAR_HOME's database made afresh means a new key), for CACHE_DAYS.
+vectors by content hash, the index fingerprint and each watchlist's `checked_through`; a
+run with nothing new does none of that work again. A Prefect cache on top of those would
+be a second, weaker record of the same facts. The one place where a Prefect cache saves
+work the store cannot is `backfill`: a window finished once is not fetched again when the
+backfill is run again (e.g. after a later chunk failed), keyed on the working database,
+the source, the categories and the window (PAPERRADAR_HOME's database made afresh means a
+new key), for CACHE_DAYS.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from datetime import date, timedelta
@@ -40,6 +46,7 @@ from core.errors import (
     UserInputError,
 )
 from core.settings import Settings
+from core.writer import writer_lock
 from flows import steps
 from flows.progress import Progress, quiet_expected_tracebacks
 
@@ -145,6 +152,15 @@ def topics(settings: Settings) -> dict[str, Any]:
     return steps.update_topics(settings, log=get_run_logger().info)
 
 
+@task(name="watchlists", **_PLAIN)
+def watchlists(settings: Settings) -> dict[str, Any]:
+    """Check every watchlist against the papers new to it and store its matches (logs
+    "watchlists: N matches (name: n, ...)")."""
+    report = steps.match_watchlists(settings, log=get_run_logger().info)
+    return {"total": report.total, "matches": report.matches, "checked": report.checked,
+            "waiting": report.waiting}
+
+
 @task(name="publish", **_PLAIN)
 def publish(settings: Settings, run: str) -> str:
     """Publish the working database and index as a new snapshot; its path."""
@@ -199,10 +215,12 @@ def _run_source(call: Any, name: str, failed: dict[str, str], *args: Any) -> dic
 
 
 def _finish(settings: Settings, summary: dict[str, Any], started: float, name: str) -> dict[str, Any]:
-    """Embed, index, topics, publish; then the summary line, and Failed if a source failed."""
+    """Embed, index, topics, watchlists, publish; then the summary line, and Failed if a
+    source failed."""
     summary["embed"] = embed(settings)
     summary["index"] = index(settings)
     summary["topics"] = topics(settings)
+    summary["watchlists"] = watchlists(settings)
     summary["snapshot"] = publish(settings, name)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     get_run_logger().info(summary_line(name, summary))
@@ -227,12 +245,14 @@ def daily(since: date | None = None, until: date | None = None,
         settings = settings.model_copy(update={"categories": tuple(categories)})
     summary: dict[str, Any] = {"failed": {}}
     retrying = _source_retries(settings)
-    summary["ingest"] = _run_source(ingest_arxiv.with_options(**retrying), "arxiv",
-                                    summary["failed"], settings, since, until)
-    for source in steps.ENRICH_SOURCES:
-        call = enrich.with_options(**retrying) if source != "text" else enrich
-        summary[f"enrich-{source}"] = _run_source(call, source, summary["failed"], settings, source)
-    return _finish(settings, summary, started, "daily")
+    with writer_lock(settings.home, "the daily flow", wait=math.inf, log=get_run_logger().info):
+        summary["ingest"] = _run_source(ingest_arxiv.with_options(**retrying), "arxiv",
+                                        summary["failed"], settings, since, until)
+        for source in steps.ENRICH_SOURCES:
+            call = enrich.with_options(**retrying) if source != "text" else enrich
+            summary[f"enrich-{source}"] = _run_source(call, source, summary["failed"], settings,
+                                                      source)
+        return _finish(settings, summary, started, "daily")
 
 
 @flow(name="backfill", persist_result=False)
@@ -251,16 +271,18 @@ def backfill(start: date, end: date, via: Literal["api", "oai"] = "api", chunk_d
     summary: dict[str, Any] = {"failed": {}, "windows": []}
     call = ingest_window.with_options(refresh_cache=refresh, **_source_retries(settings))
     first = start
-    while first <= end:
-        last = min(first + timedelta(days=chunk_days - 1), end)
-        counts = _run_source(call, f"{via} {first}..{last}", summary["failed"], settings, via, first,
-                             last, oai_set, store_id)
-        summary["windows"].append({"first": first, "last": last, **counts})
-        first = last + timedelta(days=1)
-    for source in steps.ENRICH_SOURCES:
-        call = enrich.with_options(**_source_retries(settings)) if source != "text" else enrich
-        summary[f"enrich-{source}"] = _run_source(call, source, summary["failed"], settings, source)
-    return _finish(settings, summary, started, "backfill")
+    with writer_lock(settings.home, "the backfill flow", wait=math.inf, log=get_run_logger().info):
+        while first <= end:
+            last = min(first + timedelta(days=chunk_days - 1), end)
+            counts = _run_source(call, f"{via} {first}..{last}", summary["failed"], settings, via,
+                                 first, last, oai_set, store_id)
+            summary["windows"].append({"first": first, "last": last, **counts})
+            first = last + timedelta(days=1)
+        for source in steps.ENRICH_SOURCES:
+            call = enrich.with_options(**_source_retries(settings)) if source != "text" else enrich
+            summary[f"enrich-{source}"] = _run_source(call, source, summary["failed"], settings,
+                                                      source)
+        return _finish(settings, summary, started, "backfill")
 
 
 def summary_line(name: str, s: dict[str, Any]) -> str:
@@ -292,5 +314,6 @@ def summary_line(name: str, s: dict[str, Any]) -> str:
              else "unchanged")
     parts.append(f"index {idx.get('indexed', 0)} papers, {state}")
     parts.append(f"topics {(s.get('topics') or {}).get('action', 'n/a')}")
+    parts.append(f"watchlists {(s.get('watchlists') or {}).get('total', 0)} matches")
     parts.append(f"published {os.path.basename(s.get('snapshot') or '')}")
     return f"{name}: " + "; ".join(parts) + f"; {s.get('seconds', 0):.1f}s"

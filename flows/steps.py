@@ -389,3 +389,112 @@ def publish(settings: Settings, run: str, **info: Any) -> Any:
     from core.publish import publish as publish_snapshot
 
     return publish_snapshot(settings.home, settings.work_db, settings.index_dir, {"run": run, **info})
+
+
+# ---------------------------------------------------------------- watchlists
+
+
+def match_watchlists(settings: Settings, *, names: list[str] | None = None, log: Log = _quiet,
+                     kind: str = "watch") -> Any:
+    """Check the watchlists (all, or `names`) against the papers new to them and store their
+    matches (index.watch), as a run record `kind`; returns the CheckReport. The daily flow's
+    step after the index and topics, before the publish, so the snapshot that brings new
+    papers brings their matches. No watchlist: no run record, no model loaded."""
+    from core.publish import Snapshot
+    from core.store import Store
+    from core.watch_store import WatchStore
+    from index.search import Searcher
+    from index.watch import CheckReport, check_watchlists
+
+    with Store.open(settings.work_db) as store:
+        watches = WatchStore(store)
+        if not watches.all():
+            report = CheckReport()
+            log(report.line())
+            return report
+        made: list[Searcher] = []
+
+        def searcher() -> Searcher:
+            if not made:
+                made.append(Searcher(Snapshot(settings.work_db.parent), embedder(settings),
+                                     store=store, index_dir=settings.index_dir))
+            return made[0]
+
+        run_id = store.start_run(kind, {"names": names})
+        try:
+            report = check_watchlists(watches, searcher, names=names, run_id=str(run_id))
+        except BaseException as exc:
+            store.finish_run(run_id, "failed", {}, str(exc) or type(exc).__name__)
+            raise
+        finally:
+            for s in made:
+                s.close()
+        store.finish_run(run_id, "ok", {"matches": report.matches, "checked": report.checked,
+                                        "waiting": report.waiting})
+        store.checkpoint()
+    log(report.line())
+    return report
+
+
+def known_categories(settings: Settings) -> set[str]:
+    """Categories a watchlist may name: the tracked ones and those of any stored paper."""
+    from core.store import Store
+
+    with Store.open(settings.work_db) as store:
+        _, rows = store.query("SELECT DISTINCT unnest(categories) FROM papers")
+    return set(settings.categories) | {r[0] for r in rows}
+
+
+def watch_add(settings: Settings, watch: Any, *, log: Log = _quiet) -> tuple[Any, Any]:
+    """Save a watchlist (an index.watch.new_watchlist), check it at once against the papers
+    of the last FIRST_DAYS v1 days, publish; returns (the stored Watchlist, its CheckReport),
+    the report None when there is no index to check with yet (the next `paperradar index`
+    or daily run checks it). The CLI and the dashboard both add watchlists through here.
+
+    Holds the writer lock for all of it, so it never publishes a flow's half-done work:
+    WriterBusyError (one line) while a run is writing. Bad input is UserInputError: an
+    unknown category, a name in use.
+    """
+    from core.errors import IndexMissingError
+    from core.store import Store
+    from core.watch_store import WatchStore
+    from core.writer import writer_lock
+    from index.watch import new_watchlist
+
+    require_store(settings)
+    with writer_lock(settings.home, f"paperradar watch add {watch.name}"):
+        watch = new_watchlist(watch.name, watch.query, watch.categories, watch.venue,
+                              watch.has_code, watch.min_score, watch.mode,
+                              known_categories=known_categories(settings))
+        with Store.open(settings.work_db) as store:
+            stored = WatchStore(store).add(watch, datetime.now(UTC).replace(tzinfo=None))
+            store.checkpoint()
+        try:
+            report = match_watchlists(settings, names=[watch.name], log=log, kind="watch-add")
+        except IndexMissingError:
+            report = None
+        except BaseException:
+            with Store.open(settings.work_db) as store:  # all or nothing: no unchecked leftover
+                WatchStore(store).remove(watch.name)
+                store.checkpoint()
+            raise
+        with Store.open(settings.work_db) as store:
+            stored = WatchStore(store).require(watch.name)
+        publish(settings, "watch-add")
+    return stored, report
+
+
+def watch_remove(settings: Settings, name: str) -> int:
+    """Delete a watchlist and its matches, publish; returns how many matches went. Holds the
+    writer lock (WriterBusyError while a run is writing); UserInputError for an unknown name."""
+    from core.store import Store
+    from core.watch_store import WatchStore
+    from core.writer import writer_lock
+
+    require_store(settings)
+    with writer_lock(settings.home, f"paperradar watch rm {name}"):
+        with Store.open(settings.work_db) as store:
+            removed = WatchStore(store).remove(name)
+            store.checkpoint()
+        publish(settings, "watch-rm")
+    return removed

@@ -6,6 +6,7 @@ a failing source fails the run loudly and keeps what the others delivered."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -42,8 +43,13 @@ def work_rows(home: Path, sql: str) -> list[tuple]:
 def test_daily_flow_end_to_end_then_nothing_new(
     flow_home: Path, fixtures_dir: Path, prefect_harness: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from core.watch_store import WatchStore
     from flows.daily import daily
+    from index.watch import new_watchlist
 
+    with Store.open(Settings().work_db) as store:  # a watchlist waiting for the first papers
+        WatchStore(store).add(new_watchlist("rag", "retrieval-augmented generation"),
+                              datetime(2026, 6, 1))
     first = daily(since=DAY1, until=DAY1)
     papers = expected_ids(fixtures_dir, DAY1, DAY1)
     assert first["failed"] == {}
@@ -53,6 +59,11 @@ def test_daily_flow_end_to_end_then_nothing_new(
     assert first["embed"]["embedded"] == len(papers)
     assert first["index"]["indexed"] == len(papers) and first["index"]["rebuilt"]
     assert first["topics"]["action"] == "fit"
+    # The watchlist was checked against the new papers before the publish (all of them: its
+    # first check covers the last 7 days).
+    assert first["watchlists"]["checked"] == {"rag": len(papers)}
+    matched = first["watchlists"]["total"]
+    assert first["watchlists"]["matches"] == {"rag": matched} and 0 < matched < len(papers) / 4
 
     # One snapshot, consistent: its rows are exactly the index ids; what was ingested is there.
     snapshot = current_snapshot(flow_home)
@@ -63,10 +74,14 @@ def test_daily_flow_end_to_end_then_nothing_new(
         assert {r[0] for r in db.query("SELECT arxiv_id FROM papers")[1]} == papers
         assert db.query("SELECT count(*) FROM code_links WHERE source = 'pwc'")[1][0][0] > 0
         assert db.query("SELECT count(*) FROM paper_topics")[1][0][0] > 0
+        found = db.query("SELECT m.arxiv_id, m.score, r.kind FROM watch_matches m "
+                         "JOIN runs r ON r.run_id::VARCHAR = m.run_id WHERE m.watchlist = 'rag'")[1]
+        assert len(found) == matched and {r[0] for r in found} <= papers
+        assert all(score >= 0.45 and kind == "watch" for _, score, kind in found)
     kinds = [r[0] for r in work_rows(flow_home, "SELECT kind FROM runs WHERE status = 'ok' "
                                                 "ORDER BY run_id")]
     assert kinds == ["ingest-arxiv", "enrich-text", "enrich-pwc", "enrich-hf", "embed", "index",
-                     "topics"]
+                     "topics", "watch"]
     assert main(["search", "speech recognition with language models", "-k", "5", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 5
 
@@ -80,6 +95,9 @@ def test_daily_flow_end_to_end_then_nothing_new(
     assert second["index"]["written"] is False and second["index"]["rebuilt"] is False
     assert second["index"]["keyword_rebuilt"] is False
     assert second["topics"]["assigned"] == 0
+    assert second["watchlists"]["total"] == 0 and second["watchlists"]["checked"] == {"rag": 0}
+    with Store.open_read_only(current_snapshot(flow_home).db_path) as db:
+        assert db.query("SELECT count(*) FROM watch_matches")[1][0][0] == matched  # none twice
     assert sorted((p.name, p.stat().st_mtime_ns) for p in (flow_home / "index").iterdir()) == index_files
     assert current_snapshot(flow_home).path != snapshot.path  # a new snapshot (the runs), same papers
     assert len(published_index_is_whole(flow_home)) == len(papers)

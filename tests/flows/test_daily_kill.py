@@ -1,6 +1,7 @@
-"""SIGKILL `paperradar run` at random moments of six steps (ingest, enrich, embed, index, topics,
-publish): the last published snapshot stays whole and loadable after every kill, and the
-next run completes with every paper once, none lost.
+"""SIGKILL `paperradar run` at random moments of seven steps (ingest, enrich, embed, index,
+topics, watchlists, publish): the last published snapshot stays whole and loadable after every
+kill, and the next run completes with every paper once, none lost, and every watchlist match
+once, none lost.
 
 The runs are chained, as they would be in real life: each one is killed in a later step
 than the one before, after its own log line says that step is under way, plus a random
@@ -36,6 +37,7 @@ KILL_POINTS = [
     ("embed", "embed: 8/", (0.2, 1.5), "papers embedded"),
     ("index", "papers belong in the index", (0.0, 0.1), "index: holds"),
     ("topics", "index: holds", (0.1, 0.6), "topics: "),
+    ("watchlists", "topics: ", (0.0, 0.4), "watchlists: "),
     ("publish", "publishing ", (0.0, 0.0), "published "),
 ]
 SLOW = {  # slow enough to be caught mid-step; the data is real
@@ -85,6 +87,8 @@ def test_killed_daily_runs_keep_the_snapshot_and_the_next_run_completes(
     day1 = {paper_key(i) for i in expected_ids(fixtures_dir, DAY1, DAY1)}
     both = {paper_key(i) for i in expected_ids(fixtures_dir, DAY1, DAY2)}
     assert published_index_is_whole(flow_home) == day1
+    added = run_paperradar(prefect_api, "watch", "add", "rag", "retrieval-augmented generation")
+    assert added.returncode == 0, added.stderr
 
     landed = []
     for step, marker, (low, high), done in KILL_POINTS:
@@ -112,6 +116,33 @@ def test_killed_daily_runs_keep_the_snapshot_and_the_next_run_completes(
     status = collect_status(Settings())
     assert status["index"]["state"] == "consistent"
     assert status["index"]["papers"] == status["index"]["count"] == status["index"]["vectors"] == len(both)
+    assert_every_match_once(flow_home)
     print(f"seed {seed}: killed in " + ", ".join(
         f"{step}{'' if inside else ' (just after it)'}" for step, inside in landed))
     assert sum(inside for _, inside in landed) >= 5, landed  # the random delays rarely overshoot
+
+
+def assert_every_match_once(home: Path) -> None:
+    """The watchlist's matches after the kills: each paper at or above its minimum exactly
+    once (all papers are within its first check's 7 days or arrived after it), none other."""
+    import numpy as np
+
+    from core.publish import current_snapshot
+    from core.store import Store
+    from core.watch_store import WatchStore
+    from flows.steps import embedder
+    from index.search import Searcher
+    from index.watch import score_papers
+
+    searcher = Searcher(current_snapshot(home), embedder(Settings()))
+    try:
+        [watch] = WatchStore(searcher.store).all()
+        keys = np.array([r[0] for r in searcher.store.query("SELECT paper_id FROM papers")[1]])
+        expected, _ = score_papers(searcher, watch, keys)
+    finally:
+        searcher.close()
+    with Store.open_read_only(current_snapshot(home).db_path) as db:
+        found = db.query("SELECT arxiv_id, score FROM watch_matches WHERE watchlist = 'rag'")[1]
+    assert len(found) == len({a for a, _ in found})
+    sure = {m.arxiv_id for m in expected if m.score >= watch.min_score + 1e-4}
+    assert expected and sure <= {a for a, _ in found} <= {m.arxiv_id for m in expected}

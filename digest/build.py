@@ -16,7 +16,8 @@ from core.errors import UserInputError
 from core.store import Store
 from digest.compose import Digest, compose
 from digest.deliver import DeliveryError, Email, Webhook, post_webhook, send_email
-from digest.render import file_name, render_html, render_markdown, subject
+from digest.render import file_name, render_html, render_markdown
+from digest.sentences import subject
 from digest.weeks import Week, default_week, parse_week
 
 FORMATS = ("md", "html")

@@ -24,7 +24,7 @@ Ordering always ends on the arXiv id, so the same database gives the same digest
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -172,13 +172,10 @@ def compose(store: Store, week: Week, categories: tuple[str, ...]) -> Digest:
     rising, windows = _rising(store, week, anchor) if anchor else ((), {})
     new, newest = _new_topics(store, week, windows) if windows else ((), None)
     accepted, venues = _venues(store, week)
-    return Digest(
-        week=week, partial=partial, data_first=first, data_last=last, active_days=active_days,
-        total=total, categories=rows, anchor=anchor, windows=windows, rising=rising,
-        new_topics=new, newest_topic=newest, has_topics=_has_topics(store),
-        code=_code(store, week, {r.topic_id for r in rising}), accepted=accepted,
-        venues=venues, watches=digest.watches,
-    )
+    return replace(digest, anchor=anchor, windows=windows, rising=rising, new_topics=new,
+                   newest_topic=newest, has_topics=_has_topics(store),
+                   code=_code(store, week, {r.topic_id for r in rising}), accepted=accepted,
+                   venues=venues)
 
 
 # ---------------------------------------------------------------- the week and its headline

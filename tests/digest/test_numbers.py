@@ -12,7 +12,7 @@ from typing import Any
 from core.store import Store
 from digest import make
 from digest.charts import spark_text
-from digest.render import change, count, growth, mean, score, share
+from digest.sentences import change, count, growth, mean, score, share
 from digest.weeks import Week
 from tests.digest.conftest import CATEGORIES, W19
 

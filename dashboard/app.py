@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/venues.py", title="Venues", icon=":material/school:"),
     st.Page("pages/code.py", title="Code", icon=":material/code:"),
     st.Page("pages/digests.py", title="Digests", icon=":material/mail:"),
+    st.Page("pages/watchlists.py", title="Watchlists", icon=":material/notifications:"),
     st.Page("pages/health.py", title="Health", icon=":material/monitor_heart:"),
     st.Page("pages/sql.py", title="SQL", icon=":material/database:"),
 ]

@@ -353,3 +353,36 @@ def digest_preview(store: Store, categories: tuple[str, ...]) -> dict[str, Any]:
     d = made.digest
     return {"week": d.week.label, "partial": d.partial, "data_last": d.data_last,
             "markdown": made.markdown, "html": made.html}
+
+
+# ---------------------------------------------------------------- watchlists
+
+WATCH_COLUMNS = ["name", "query", "categories", "venue", "has_code", "min_score", "mode",
+                 "created_at", "checked_through", "checked_at", "matches", "last_match",
+                 "last_arxiv_id"]
+WATCH_ROWS = 50  # matches listed for a watchlist
+
+
+def watchlists(store: Store) -> pd.DataFrame:
+    """Every watchlist (by name) with its filters, matches so far and the last one; empty for
+    a snapshot published before watchlists existed."""
+    from core.watch_store import WatchStore, has_watch_tables
+
+    if not has_watch_tables(store):
+        return pd.DataFrame(columns=WATCH_COLUMNS)
+    return pd.DataFrame.from_records(WatchStore(store).summary(), columns=WATCH_COLUMNS)
+
+
+def watch_matches(store: Store, name: str, limit: int = WATCH_ROWS) -> pd.DataFrame:
+    """A watchlist's latest matches: newest check first, best score first within it, with the
+    paper's title, v1 day, category, venue, code and link."""
+    from core.arxiv_ids import abs_url
+    from core.watch_store import WatchStore
+
+    frame = pd.DataFrame.from_records(WatchStore(store).matches(name, limit=limit),
+                                      columns=["arxiv_id", "title", "authors", "published",
+                                               "primary_category", "venue", "has_code", "score",
+                                               "semantic_score", "keyword_score", "matched_at",
+                                               "run_id"])
+    frame["url"] = [abs_url(a) for a in frame["arxiv_id"]]
+    return frame

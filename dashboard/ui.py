@@ -245,3 +245,30 @@ def similar(arxiv_id: str, k: int, filters: Any) -> list[dict[str, Any]]:
 def _filter_key(filters: Any) -> tuple[Any, ...]:
     return (filters.since, filters.until, tuple(filters.categories), filters.venue,
             filters.has_code)
+
+
+# ---------------------------------------------------------------- watchlists (writes)
+
+
+def watch_score(text: str, mode: str, arxiv_id: str) -> float | None:
+    """The score a search result has as a watchlist match of `text` in `mode` (index.watch:
+    absolute, unlike the search's own score); None if it is not indexed."""
+    from core.store import paper_key
+    from index.watch import score_of
+
+    return score_of(searcher(), text, mode, paper_key(arxiv_id))  # type: ignore[no-any-return]
+
+
+def add_watchlist(watch: Any) -> Any:
+    """Save a watchlist, check it and publish: the same code as `paperradar watch add`
+    (flows.steps.watch_add; WriterBusyError while a flow run writes). (Watchlist, report)."""
+    from flows import steps
+
+    return steps.watch_add(settings(), watch)
+
+
+def remove_watchlist(name: str) -> int:
+    """Remove a watchlist and its matches and publish, as `paperradar watch rm` does."""
+    from flows import steps
+
+    return steps.watch_remove(settings(), name)  # type: ignore[no-any-return]

@@ -39,6 +39,10 @@ def default_calls(query: Callable[..., Any]) -> list[tuple[Callable[..., Any], t
     if not query(queries.has_views):
         return calls
     calls.append((queries.digest_preview, (Settings().categories,)))
+    calls.append((queries.watchlists, ()))
+    watching = query(queries.watchlists)
+    if not watching.empty:  # the Watchlists page opens on the first one
+        calls.append((queries.watch_matches, (watching["name"].iloc[0], queries.WATCH_ROWS)))
     calls += [
         (queries.has_topics, ()),
         (queries.code_over_time, ("month", None)),

@@ -102,6 +102,14 @@ def watch_score(mode: str, cosine: float, keyword: float | None) -> float | None
     return BLEND_SEMANTIC * cosine + (1.0 - BLEND_SEMANTIC) * keyword
 
 
+def score_of(searcher: Searcher, query: str, mode: str, key: int) -> float | None:
+    """The score one paper (its key) has for `query` in `mode` (None: not indexed): what a
+    watchlist of that query would hold against its minimum. The dashboard offers it as the
+    minimum of a watchlist made from a search result ("papers at least as close as this")."""
+    scored = searcher.absolute_scores(query, np.array([key], np.int64))
+    return watch_score(check_mode(mode), scored[0][1], scored[0][2]) if scored else None
+
+
 def score_papers(searcher: Searcher, watch: Watchlist, keys: np.ndarray
                  ) -> tuple[list[WatchMatch], set[int]]:
     """The papers of `keys` that match `watch` (its filters, score >= min_score), best

@@ -1,17 +1,25 @@
-"""Search page: query, mode, filters, result cards, similar papers; the URL holds the state.
+"""Search page: query, mode, filters, result cards, similar papers, watching a search; the URL
+holds the state.
 
 Every widget is seeded from the URL's query parameters when it first appears and the URL
 is rewritten on each run, so a search can be shared as a link, e.g.
 `/?q=speculative+decoding&mode=keyword&cat=cs.CL&since=2026-01-01&code=1`.
+
+"Watch" (under each result, or beside the result count) opens a form that saves the search
+as a watchlist (flows.steps.watch_add, what `paperradar watch add` runs): the query, mode
+and filters as they are; from a result, the minimum score is that paper's own watch score,
+so papers at least as close as it are reported.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
 import streamlit as st
 
+from core.errors import PaperradarError
 from dashboard import queries, ui
 
 MODES = ("hybrid", "semantic", "keyword")
@@ -75,6 +83,70 @@ def _close_similar() -> None:
     st.session_state["similar"] = None
 
 
+def _open_watch(arxiv_id: str | None = None) -> None:
+    """Open the watch form: the minimum prefilled with the mode's default, or with the watch
+    score of the result it was opened from (rounded down, so that paper would qualify)."""
+    from index.watch import DEFAULT_MIN_SCORE
+
+    s = st.session_state
+    mode = s.mode or "hybrid"
+    score = ui.watch_score(s.q, mode, arxiv_id) if arxiv_id else None
+    s.watch_open, s.watch_from = True, arxiv_id if score is not None else None
+    s.watch_min = max(0.01, int(score * 100) / 100) if score is not None else DEFAULT_MIN_SCORE[mode]
+    if not s.get("watch_name"):
+        s.watch_name = re.sub(r"[^a-z0-9]+", "-", s.q.lower()).strip("-")[:40] or "watch"
+
+
+def _close_watch() -> None:
+    st.session_state.watch_open = False
+
+
+def _add_watch(filters: Any) -> None:
+    """Save the form's watchlist; the outcome is one line on the next run."""
+    from index.watch import new_watchlist
+
+    s = st.session_state
+    try:
+        watch = new_watchlist(s.watch_name, s.q, filters.categories, filters.venue,
+                              filters.has_code, float(s.watch_min), s.mode or "hybrid")
+        stored, report = ui.add_watchlist(watch)
+    except PaperradarError as exc:
+        s.watch_message = ("warning", str(exc))
+        return
+    found = ("its first check runs with the next index" if report is None else
+             f"{report.matches.get(stored.name, 0)} matches among the papers of the last 7 days")
+    s.watch_message = ("success", f"Watching '{stored.name}' ({stored.mode} score ≥ "
+                                  f"{stored.min_score:g}): {found}. See the Watchlists page.")
+    s.watch_open, s.watch_name = False, ""
+
+
+def _watch_form(filters: Any) -> None:
+    s = st.session_state
+    with st.form("watch_form"):
+        kept = [f"`{c}`" for c in filters.categories]
+        kept += [f"venue {ui.md_escape(filters.venue)}"] if filters.venue else []
+        kept += ["with code"] if filters.has_code else []
+        st.markdown(f"**Watch this search** — new papers matching "
+                    f"“{ui.md_escape(s.q.strip())}” ({s.mode or 'hybrid'}"
+                    + (f"; {', '.join(kept)}" if kept else "") + ") are reported once each, "
+                    "by every daily run. Dates are not kept: a watchlist looks at new papers.")
+        name, score = st.columns([3, 1])
+        name.text_input("Name", key="watch_name", max_chars=64,
+                        help="Letters, digits, '-', '_' or '.'")
+        score.number_input("Minimum score", key="watch_min", min_value=0.01, max_value=1.0,
+                           step=0.01, format="%.2f",
+                           help="A paper is reported when its watch score (0.4 × cosine + 0.6 × "
+                           "its share of the query's best possible BM25, in hybrid mode) is at "
+                           "least this; 0.45 is the measured default.")
+        if s.get("watch_from"):
+            st.caption(f"Prefilled with the watch score of {s.watch_from}: papers at least as "
+                       "close are reported.")
+        save, cancel = st.columns([1, 6])
+        save.form_submit_button("Watch", type="primary", icon=":material/notifications:",
+                                on_click=_add_watch, args=(filters,))
+        cancel.form_submit_button("Cancel", type="tertiary", on_click=_close_watch)
+
+
 def _card(result: dict[str, Any], key: str, similar_button: bool = True) -> None:
     """One paper: linked title, authors, date, categories, venue badge, code, snippet (one
     Markdown element, so a page of results is few elements for the browser to draw)."""
@@ -94,9 +166,15 @@ def _card(result: dict[str, Any], key: str, similar_button: bool = True) -> None
     with st.container(border=True):
         st.markdown("\n\n".join(lines))
         if similar_button:
-            st.button("Similar papers", key=f"similar-{key}-{result['arxiv_id']}",
-                      icon=":material/hub:", type="tertiary", on_click=_show_similar,
-                      args=(result["arxiv_id"],))
+            row = st.container(horizontal=True, gap="medium")
+            row.button("Similar papers", key=f"similar-{key}-{result['arxiv_id']}",
+                       icon=":material/hub:", type="tertiary", on_click=_show_similar,
+                       args=(result["arxiv_id"],))
+            row.button("Watch", key=f"watch-{key}-{result['arxiv_id']}",
+                       icon=":material/notifications:", type="tertiary", on_click=_open_watch,
+                       args=(result["arxiv_id"],),
+                       help="Save this search as a watchlist that reports new papers at least "
+                       "as close to it as this one")
 
 
 def _filters_row(options: dict[str, Any]) -> Any:
@@ -152,8 +230,16 @@ def body() -> None:
     if not results:
         st.info("No paper matches: loosen the filters or try other words.")
         return
-    st.caption(f'{len(results)} papers for "{ui.md_escape(s.q.strip())}", best first ({mode}'
-               + (", filtered" if filters.active else "") + ")")
+    head, watch = st.columns([8, 1], vertical_alignment="center")
+    head.caption(f'{len(results)} papers for "{ui.md_escape(s.q.strip())}", best first ({mode}'
+                 + (", filtered" if filters.active else "") + ")")
+    watch.button("Watch", key="watch-search", icon=":material/notifications:",
+                 on_click=_open_watch, help="Save this search as a watchlist")
+    message = s.pop("watch_message", None)
+    if message:
+        (st.success if message[0] == "success" else st.warning)(message[1])
+    if s.get("watch_open"):
+        _watch_form(filters)
     for i, result in enumerate(results):
         _card(result, f"r{i}")
 

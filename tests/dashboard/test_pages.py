@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-PAGES = ("search", "trends", "venues", "code", "digests", "health", "sql")
+PAGES = ("search", "trends", "venues", "code", "digests", "watchlists", "health", "sql")
 # What each page shows on the populated snapshot.
 KEY_TEXT = {
     "search": ["Type what you are looking for"],
@@ -24,6 +24,7 @@ KEY_TEXT = {
     "code": ["Share of papers with code over time", "By primary category", "By topic", "By venue",
              "Time from v1 to first code", "Newest papers with official code"],
     "digests": ["No digest yet", "This week so far", "Preview of 2026-W22 (partial: the data ends"],
+    "watchlists": ["No watchlists yet", "paperradar watch add"],
     "health": ["Freshness per source", "Papers per day", "Index consistency", "Last runs"],
     "sql": ["Read-only SQL over the published database"],
 }
@@ -105,6 +106,7 @@ def test_pages_on_an_empty_published_database(page: str, empty_home: Path, use_h
     shown = texts(at)
     expected = {"search": "no papers yet", "trends": "No papers yet", "venues": "No venue",
                 "code": "No papers yet", "digests": "No digest yet", "health": "Freshness",
+                "watchlists": "No watchlists yet",
                 "sql": "Read-only SQL"}[page]
     assert expected in shown, shown
 
@@ -425,3 +427,125 @@ def test_default_views_are_computed_in_the_background(dashboard_home: Path, tmp_
         at = render(page)
         assert_clean(at)
     assert computed == [], f"computed on first view: {computed}"
+
+
+# ---------------------------------------------------------------- watchlists
+
+
+def writable_copy(home: Path, to: Path) -> Path:
+    """A copy of a published home that a page may write to: published snapshots, index,
+    vectors and models hard-linked (they are replaced, never changed in place), the working
+    database copied."""
+    import os
+
+    shutil.copytree(home, to, symlinks=True, copy_function=os.link)
+    for name in ("papers.duckdb", "writer.lock"):
+        (to / "work" / name).unlink(missing_ok=True)
+    shutil.copyfile(home / "work" / "papers.duckdb", to / "work" / "papers.duckdb")
+    return to
+
+
+def submit(at: AppTest, label: str) -> AppTest:
+    """Click the watch form's submit button `label`, run the page."""
+    [button] = [b for b in at.button if b.label == label and b.form_id == "watch_form"]
+    return button.click().run()
+
+
+def published_watchlists(home: Path) -> list[tuple]:
+    from core.publish import current_snapshot
+    from core.store import Store
+
+    with Store.open_read_only(current_snapshot(home).db_path) as db:
+        return db.query("SELECT name, query, categories, min_score, mode FROM watchlists "
+                        "ORDER BY name")[1]
+
+
+def test_watch_a_search_from_a_result_then_remove_it(dashboard_home: Path, tmp_path: Path,
+                                                     use_home) -> None:
+    """Watch under a result opens the form with the search's query and filters and that
+    paper's own watch score as the minimum; saving it runs `paperradar watch add`'s code
+    (checked, published); the Watchlists page lists it with its matches and removes it."""
+    from core.publish import current_snapshot
+    from core.store import Store, paper_key
+    from dashboard.ui import md_escape
+    from flows.steps import embedder
+    from index.search import Searcher
+    from index.watch import score_of
+
+    home = use_home(writable_copy(dashboard_home, tmp_path / "home"))
+    at = render(query={"q": QUERY, "cat": "cs.CL"})
+    first = results(at)[0]
+    watch = [b for b in at.button if b.label == "Watch" and b.key.startswith("watch-r")]
+    assert len(watch) == 10
+    watch[0].click().run()
+    assert_clean(at)
+    searcher = Searcher(current_snapshot(home), embedder(_settings()))
+    try:
+        score = score_of(searcher, QUERY, "hybrid", paper_key(first))
+    finally:
+        searcher.close()
+    assert score is not None
+    assert at.number_input(key="watch_min").value == pytest.approx(int(score * 100) / 100)
+    assert at.text_input(key="watch_name").value == "machine-translation-for-low-resource-lan"
+    assert f"Prefilled with the watch score of {first}" in texts(at)
+    assert "`cs.CL`" in texts(at)
+    at.text_input(key="watch_name").input("mt")
+    submit(at, "Watch")
+    assert_clean(at)
+    [saved] = [m.value for m in at.success]
+    assert saved.startswith("Watching 'mt' (hybrid score ≥ ") and "matches among" in saved
+    assert published_watchlists(home) == [("mt", QUERY, ["cs.CL"], int(score * 100) / 100,
+                                           "hybrid")]
+    assert not [b for b in at.button if b.form_id == "watch_form"]  # the form closed
+
+    from flows.steps import watch_add
+    from index.watch import new_watchlist
+
+    watch_add(_settings(), new_watchlist("broad", QUERY, min_score=0.15))  # as the CLI adds it
+    page = render("watchlists")
+    assert_clean(page)
+    shown = texts(page)
+    assert "Recent matches of broad" in shown and md_escape(QUERY) in shown
+    assert list(page.dataframe[0].value["name"]) == ["broad", "mt"]
+    matches = page.dataframe[1].value
+    with Store.open_read_only(current_snapshot(home).db_path) as db:
+        expected = db.query("SELECT arxiv_id FROM watch_matches WHERE watchlist = 'broad' "
+                            "ORDER BY score DESC, arxiv_id")[1]
+    assert expected and [u.rsplit("/", 1)[1] for u in matches["url"]] == [r[0] for r in expected]
+    page.selectbox(key="watchlist").set_value("mt").run()
+    assert "Recent matches of mt" in texts(page)
+    page.button(key="watch_rm").click().run()
+    assert_clean(page)
+    assert page.success[0].value.startswith("Removed 'mt' and its ")
+    assert list(page.dataframe[0].value["name"]) == ["broad"]
+    assert [r[0] for r in published_watchlists(home)] == ["broad"]
+
+
+def test_the_watch_form_says_what_is_wrong_in_one_line(dashboard_home: Path, tmp_path: Path,
+                                                      use_home) -> None:
+    from tests.core.test_writer import held_elsewhere
+
+    home = use_home(writable_copy(dashboard_home, tmp_path / "home"))
+    at = render(query={"q": QUERY})
+    at.button(key="watch-search").click().run()
+    assert at.number_input(key="watch_min").value == pytest.approx(0.45)  # the mode's default
+    at.text_input(key="watch_name").input("two words")
+    submit(at, "Watch")
+    assert not at.exception and "bad watchlist name 'two words'" in at.warning[0].value
+    at.button(key="watch-search").click().run()
+    at.text_input(key="watch_name").input("mt")
+    with held_elsewhere(home):  # a flow run is writing
+        submit(at, "Watch")
+    assert not at.exception
+    assert "the daily flow (pid " in at.warning[0].value
+    assert "try again when it has finished" in at.warning[0].value
+    assert published_watchlists(home) == []
+    at.button(key="watch-search").click().run()
+    submit(at, "Cancel")
+    assert not [b for b in at.button if b.form_id == "watch_form"]
+
+
+def _settings() -> Any:
+    from core.settings import Settings
+
+    return Settings()

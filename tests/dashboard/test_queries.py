@@ -127,3 +127,41 @@ def test_digest_files(tmp_path: Path) -> None:
         (folder / name).write_text("x")
     assert [p.name for p in queries.digest_files(tmp_path)] == ["2026-W02.md", "2026-W02.html",
                                                                 "2026-W01.md"]
+
+
+def test_watchlists_and_their_matches(watch_home: Path) -> None:
+    """On a home with two watchlists (added as `paperradar watch add` adds them): the list
+    with counts and last match, and each one's matches newest first, with links."""
+    from core.settings import Settings
+    from flows import steps
+    from index.watch import new_watchlist
+
+    for watch in (new_watchlist("edit", "diffusion models for image editing", min_score=0.3),
+                  new_watchlist("none", "diffusion models for image editing", ["cs.CL"],
+                                has_code=True, min_score=0.99)):
+        steps.watch_add(Settings(), watch)
+    with Store.open_read_only(current_snapshot(watch_home).db_path) as db:
+        table = queries.watchlists(db)
+        assert list(table["name"]) == ["edit", "none"]
+        expected = dict(db.query("SELECT watchlist, count(*) FROM watch_matches GROUP BY 1")[1])
+        assert dict(zip(table["name"], table["matches"], strict=True)) == {
+            "edit": expected["edit"], "none": 0}
+        edit = table.set_index("name").loc["edit"]
+        assert edit["min_score"] == 0.3 and edit["mode"] == "hybrid" and edit["last_match"] is not None
+        assert table.set_index("name").loc["none"]["categories"] == ["cs.CL"]
+        matches = queries.watch_matches(db, "edit")
+        direct = db.query("SELECT arxiv_id FROM watch_matches WHERE watchlist = 'edit' "
+                          "ORDER BY score DESC, arxiv_id")[1]
+        assert list(matches["arxiv_id"]) == [r[0] for r in direct]  # one check: best first
+        assert (matches["score"] >= 0.3).all()
+        assert list(matches["url"]) == [f"https://arxiv.org/abs/{a}" for a in matches["arxiv_id"]]
+        assert len(queries.watch_matches(db, "edit", 2)) == 2
+        assert queries.watch_matches(db, "none").empty
+
+
+def test_watchlists_of_a_database_without_them() -> None:
+    import duckdb
+
+    bare = Store(duckdb.connect(":memory:"), Path("bare.duckdb"), read_only=True)
+    frame = queries.watchlists(bare)
+    assert frame.empty and list(frame.columns) == queries.WATCH_COLUMNS

@@ -91,7 +91,7 @@ def prefect_harness() -> Iterator[None]:
     """One temporary Prefect API (its own database) for every flow run of the session."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=180):  # a busy 2-core CI box can take >30 s
         yield
 
 

@@ -55,7 +55,11 @@ class Served:
 
     def stop(self, sig: int) -> int:
         self.process.send_signal(sig)
-        code = self.process.wait(timeout=60)
+        try:  # stopping pauses the schedules through the API: slow on a loaded 2-core box
+            code = self.process.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"serve still running 180 s after signal {sig}:\n"
+                                 f"{self.output[-3000:]}") from None
         self._reader.join(timeout=10)
         return code
 

@@ -28,8 +28,9 @@ run: install
 	$(BIN)/paperradar status
 	$(BIN)/paperradar dashboard --port $(PORT)
 
+## Every test, the slow ones too (kills, concurrency, serve, the 72k-paper runs); CI runs this.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m 'slow or not slow'
 
 lint: install
 	$(BIN)/python -m pip install -q ruff mypy

@@ -39,7 +39,6 @@ import numpy as np
 
 from core.arxiv_ids import abs_url, split_arxiv_id
 from core.errors import UserInputError
-from core.fts import load_fts
 from core.publish import Snapshot
 from core.store import Store, paper_key
 from index.embed import Embedder

@@ -10,6 +10,7 @@ from core.records import Paper
 from core.settings import settings_table
 from core.store import Store
 from core.views import VIEW_NAMES
+from core.watch_store import Watchlist, WatchMatch, WatchStore
 from ingest.enrichment import enrich_text
 from tests.support import trend_data
 
@@ -30,6 +31,11 @@ def test_readme_queries_run(tmp_path: Path) -> None:
         trend_data.fill(store, date(2026, 3, 9), extra={"2606.00001": 1})
         store.finish_run(store.start_run("ingest-arxiv", {}), "ok", {"inserted": 1})
         enrich_text(store)
+        # a watchlist and what a check of it recorded (core/watch_store.py, as a check stores it)
+        watches = WatchStore(store)
+        watches.add(Watchlist("rag", "retrieval-augmented generation"), datetime(2026, 6, 1))
+        watches.record([("rag", [WatchMatch("2606.00001", 0.61, 0.52, 0.67)], datetime(2026, 6, 2))],
+                       datetime(2026, 6, 2, 1, 30), "1")
         for query in queries:
             names, rows = store.query(query)
             assert names and rows, query

@@ -7,12 +7,14 @@ inside the commands that need them so `--help` and `sql` stay fast.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -37,11 +39,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[default: today]" stays as written
 )
 ingest_app = typer.Typer(help="Fetch papers from a source into the store.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 
 LOOKBACK_DAYS = 5  # keep in step with ingest.arxiv_incremental (not imported: keeps --help fast)
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 def _settings() -> Settings:
@@ -72,10 +76,29 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def _writes(what: str) -> Callable[[Command], Command]:
+    """Run a command that writes the working database and publishes under the writer lock
+    (core/writer.py): while a flow run or another command writes, it stops at once with one
+    line naming that writer, instead of publishing a snapshot in the middle of its work."""
+
+    def wrap(command: Command) -> Command:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            from core.writer import writer_lock
+
+            with writer_lock(_settings().home, what):
+                return command(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
 # ---------------------------------------------------------------- ingest
 
 
 @ingest_app.command("arxiv")
+@_writes("paperradar ingest arxiv")
 def ingest_arxiv(
     categories: Annotated[
         str | None,
@@ -117,6 +140,7 @@ def ingest_arxiv(
 
 
 @ingest_app.command("snapshot")
+@_writes("paperradar ingest snapshot")
 def ingest_snapshot(
     paths: Annotated[
         list[Path],
@@ -183,6 +207,7 @@ def _snapshot_files(paths: list[Path]) -> list[Path]:
 
 
 @ingest_app.command("oai")
+@_writes("paperradar ingest oai")
 def ingest_oai(
     set_spec: Annotated[
         str, typer.Option("--set", help="OAI-PMH set: an archive (cs, math, stat, eess) or "
@@ -261,6 +286,7 @@ def _oai_progress(title: str) -> Any:
 # ---------------------------------------------------------------- enrich
 
 @app.command()
+@_writes("paperradar enrich")
 def enrich(
     source: Annotated[
         str, typer.Option(help="text, pwc, hf or all (comma-separated for several).")
@@ -322,6 +348,7 @@ def _embedder(settings: Settings) -> Any:
 
 
 @app.command("index")
+@_writes("paperradar index")
 def index_cmd(
     rebuild: Annotated[bool, typer.Option(
         "--rebuild", help="Build the FAISS index afresh from the stored vectors (no re-embedding)."
@@ -331,13 +358,15 @@ def index_cmd(
         "new papers; done anyway when the corpus grew 20% since the last fit."
     )] = False,
 ) -> None:
-    """Embed papers that are new or changed, update the FAISS index and the topics, publish."""
+    """Embed papers that are new or changed, update the FAISS index and the topics, check the
+    watchlists against the new papers, publish."""
     from flows import steps
 
     settings = _settings()
     steps.require_store(settings)
     result = steps.index_papers(settings, rebuild=rebuild, refit_topics=refit_topics, log=err.print,
                                 progress=lambda done, total: err.print(f"  embedded {done}/{total}"))
+    steps.match_watchlists(settings, log=lambda line: err.print(line, highlight=False, markup=False))
     steps.publish(settings, "index")
     report = result.report
     if report.rebuilt:
@@ -539,6 +568,142 @@ def serve() -> None:
     from flows.serve import serve_flows
 
     serve_flows(settings, log=lambda line: err.print(line, highlight=False, markup=False))
+
+
+# ---------------------------------------------------------------- watchlists
+
+watch_app = typer.Typer(help="Watchlists: saved searches that report the new papers matching them.",
+                        no_args_is_help=True)
+app.add_typer(watch_app, name="watch")
+
+
+@watch_app.command("add")
+def watch_add(
+    name: Annotated[str, typer.Argument(
+        help="A short name: letters, digits, '-', '_', '.' (e.g. spec-decoding).")],
+    query: Annotated[str, typer.Argument(help="What to watch for, in your own words, as for search.")],
+    category: Annotated[list[str] | None, typer.Option(
+        "--category", help="Only these arXiv categories (repeat or comma-separate).")] = None,
+    venue: Annotated[str | None, typer.Option(
+        help="Only this venue: 'ICML 2026', or 'ICML' for any year.")] = None,
+    has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with code.")] = False,
+    min_score: Annotated[float | None, typer.Option(
+        "--min-score", help="Report papers scoring at least this, 0-1 [default: 0.45 hybrid, 0.40 "
+        "semantic, 0.50 keyword; see README, Watchlists].")] = None,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="hybrid (default), semantic (meaning) or keyword (the words).")] = "hybrid",
+) -> None:
+    """Watch for new papers matching QUERY (a saved search); publishes.
+
+    Each daily run (and `paperradar index`) then reports the papers new to the store that
+    match, once each. A new watchlist is checked at once against the papers of the last 7
+    days. Fails with one line while a run is writing the database (try again when it ends).
+    """
+    from flows import steps
+    from index.watch import FIRST_DAYS, new_watchlist
+
+    wanted = tuple(c.strip() for value in category or [] for c in value.split(",") if c.strip())
+    watch = new_watchlist(name, query, wanted, venue, has_code, min_score, mode)  # before loading
+    settings = _settings()
+    stored, report = steps.watch_add(settings, watch)
+    rule = f"{stored.mode} score >= {stored.min_score:g}"
+    if report is None:
+        found = "no index to check it with yet: the next `paperradar index` or daily run does"
+    else:
+        found = (f"{report.matches.get(stored.name, 0)} matches among the "
+                 f"{report.checked.get(stored.name, 0)} papers of the last {FIRST_DAYS} days "
+                 f"(paperradar watch matches {stored.name})")
+    err.print(f"watching {stored.name!r} ({rule}): {found}; published {settings.published_db}",
+              highlight=False, markup=False)
+
+
+@watch_app.command("list")
+def watch_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+               ) -> None:
+    """The watchlists of the published database, with their matches so far and the last one."""
+    rows = _watch_read(lambda w: w.summary())
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        err.print("no watchlists: add one with paperradar watch add NAME QUERY")
+        return
+    table = Table("name", "query", "filters", "mode", "min score", "matches", "last match",
+                  "checked through")
+    for r in rows:
+        last = f"{r['last_match']:%Y-%m-%d %H:%M} ({r['last_arxiv_id']})" if r["last_match"] else ""
+        through = f"{r['checked_through']:%Y-%m-%d %H:%M}" if r["checked_through"] else "not yet"
+        table.add_row(escape(r["name"]), escape(r["query"]), escape(_watch_filters(r)), r["mode"],
+                      f"{r['min_score']:g}", str(r["matches"]), last, through)
+    out.print(table)
+
+
+@watch_app.command("rm")
+def watch_rm(name: Annotated[str, typer.Argument(help="The watchlist to remove.")]) -> None:
+    """Remove a watchlist and its matches; publishes.
+
+    Fails with one line while a run is writing the database (try again when it ends).
+    """
+    from flows import steps
+
+    settings = _settings()
+    removed = steps.watch_remove(settings, name)
+    err.print(f"removed watchlist {name!r} and its {removed} matches; published "
+              f"{settings.published_db}", highlight=False, markup=False)
+
+
+@watch_app.command("matches")
+def watch_matches(
+    name: Annotated[str, typer.Argument(help="A watchlist (paperradar watch list).")],
+    since: Annotated[str | None, typer.Option(help="Only matches found on or after this day "
+                                              "(YYYY-MM-DD).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """The papers a watchlist reported, newest first (the best first within a run)."""
+    from core.arxiv_ids import abs_url
+
+    day = _parse_date(since)
+    rows = _watch_read(lambda w: w.matches(name, day), require=name)
+    for r in rows:
+        r["url"] = abs_url(r["arxiv_id"])
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        err.print(f"no matches for {name!r}" + (f" since {day}" if day else "") + " yet")
+        return
+    table = Table("matched", "score", "arxiv id", "published", "title", "category", "venue")
+    for r in rows:
+        table.add_row(f"{r['matched_at']:%Y-%m-%d}", f"{r['score']:.3f}", r["arxiv_id"],
+                      str(r["published"]), escape(r["title"]), r["primary_category"],
+                      escape(r["venue"] or ""))
+    out.print(table)
+
+
+def _watch_read(read: Any, require: str | None = None) -> Any:
+    """`read(WatchStore)` on the published database; a database published before watchlists
+    existed has none (and `require` names one it lacks: one line, exit 2)."""
+    from core.publish import current_snapshot
+    from core.store import Store
+    from core.watch_store import WatchStore, has_watch_tables
+
+    settings = _settings()
+    with Store.open_read_only(current_snapshot(settings.home).db_path) as db:
+        if not has_watch_tables(db):
+            if require is not None:
+                raise UserInputError(f"no watchlist named {require!r} (there are none: add one "
+                                     "with paperradar watch add NAME QUERY)")
+            return []
+        return read(WatchStore(db))
+
+
+def _watch_filters(row: dict[str, Any]) -> str:
+    parts = list(row["categories"] or [])
+    if row["venue"]:
+        parts.append(f"venue {row['venue']}")
+    if row["has_code"]:
+        parts.append("has code")
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------- sql and status
@@ -752,6 +917,63 @@ def _print_trend(rows: list[dict[str, Any]], by: str, period: str, level: str, l
     baseline = "12 weeks" if period == "week" else "3 months"
     out.print(f"* partial period: not complete, not compared. growth = share of all papers / "
               f"its share over the complete {period}s of the {baseline} before", highlight=False)
+
+
+# ---------------------------------------------------------------- digest
+
+
+@app.command()
+def digest(
+    week: Annotated[str | None, typer.Option(
+        help="ISO week, YYYY-Www, e.g. 2026-W20 (default: the last complete week in the data)."
+    )] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Folder to write to (default: $PAPERRADAR_HOME/digests).")] = None,
+    formats: Annotated[str, typer.Option("--format", help="md, html or md,html.")] = "md,html",
+    send: Annotated[bool, typer.Option(
+        "--send", help="Then deliver it: by email (PAPERRADAR_SMTP_HOST, PAPERRADAR_DIGEST_TO) "
+        "and/or to a webhook (PAPERRADAR_WEBHOOK_URL).")] = False,
+) -> None:
+    """Write the weekly digest of the published database (Markdown and HTML): papers per
+    category against the 8 weeks before, rising and new topics, code, accepted papers,
+    watchlist matches. The same data and week give the same files.
+
+    With --send, the files are written first and kept whatever happens to the delivery; a
+    channel that fails is one line and exit 1.
+    """
+    import time
+
+    from core.publish import current_snapshot
+    from core.store import Store
+    from digest import build, channels
+    from digest.weeks import parse_week
+
+    chosen = parse_week(week) if week is not None else None
+    wanted = build.check_formats(formats)
+    settings = _settings()
+    started = time.perf_counter()
+    with Store.open_read_only(current_snapshot(settings.home).db_path) as db:
+        made = build.make(db, chosen, settings.categories, _today())
+    paths = build.write(made, out_dir or settings.home / "digests", wanted)
+    d = made.digest
+    err.print(f"digest {d.week.label}: {d.total.papers:,} papers, {len(d.rising)} rising topics, "
+              f"{d.accepted:,} accepted{' (partial week)' if d.partial else ''}; wrote "
+              f"{', '.join(str(p) for p in paths)} ({time.perf_counter() - started:.1f}s)",
+              highlight=False, markup=False)
+    if not send:
+        return
+    email, hook = channels(settings)
+    if email is None and hook is None:
+        raise UserInputError("--send: no delivery channel configured: set PAPERRADAR_SMTP_HOST "
+                             "and PAPERRADAR_DIGEST_TO, or PAPERRADAR_WEBHOOK_URL (the files are "
+                             "written)")
+    done, failed = build.deliver(made, email, hook)
+    for line in done:
+        err.print(line, highlight=False, markup=False)
+    if failed:
+        kept = ", ".join(p.name for p in paths)
+        raise PaperradarError("; ".join(str(f) for f in failed) +
+                              f" (the digest is kept: {kept} in {paths[0].parent})")
 
 
 # ---------------------------------------------------------------- dashboard

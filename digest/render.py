@@ -36,6 +36,7 @@ from digest.sentences import (
     paper_line,
     rising_intro,
     rising_line,
+    silent_note,
     spark_caption,
     summary,
     title,
@@ -58,7 +59,7 @@ def render_markdown(d: Digest) -> str:
     out += [*(f"- {item}" for item in summary(t, d)), ""]
     out += ["## Papers this week", "",
             f"Per primary category (a cross-listed paper counts once), against the mean of the "
-            f"complete weeks among the {TREND_WEEKS} before{mean_note(d)}.", "",
+            f"complete weeks among the {TREND_WEEKS} before{mean_note(d)}.{silent_note(d)}", "",
             f"| primary category | papers | mean of the {TREND_WEEKS} weeks before | change |",
             "|---|---:|---:|---:|"]
     for r in [d.total, *headline_rows(d)]:
@@ -232,7 +233,7 @@ def _html_headline(d: Digest) -> list[str]:
     return [_h2("Papers this week"),
             _p(f"Per primary category (a cross-listed paper counts once), against the mean of "
                f"the complete weeks among the {TREND_WEEKS} before{mean_note(d)}. Bars: this "
-               "week; red tick: the mean.", _SMALL),
+               f"week; red tick: the mean.{silent_note(d)}", _SMALL),
             '<table role="presentation" cellspacing="0" cellpadding="0" '
             f'style="border-collapse:collapse;width:100%">{head}{"".join(body)}</table>']
 

@@ -169,8 +169,19 @@ def category_name(row: CategoryRow) -> str:
 
 
 def headline_rows(d: Digest) -> list[CategoryRow]:
-    """The tracked categories, then the others when they have papers."""
-    return [r for r in d.categories if r.name != "other" or r.papers or r.mean]
+    """The tracked categories, then the others, each when it has papers this week or before
+    (a row of zeros would read as a collapse; `silent_note` names them instead)."""
+    return [r for r in d.categories if r.papers or r.mean]
+
+
+def silent_note(d: Digest) -> str:
+    """The tracked categories left out of the table for having no paper at all."""
+    silent = [r.name for r in d.categories if r.name != "other" and not (r.papers or r.mean)]
+    if not silent:
+        return ""
+    names = silent[0] if len(silent) == 1 else f"{', '.join(silent[:-1])} or {silent[-1]}"
+    return (f" No paper in these weeks has {names} as its primary category (papers cross-listed "
+            "to them count under their own primary category).")
 
 
 def compared_change(d: Digest, row: CategoryRow) -> float | None:

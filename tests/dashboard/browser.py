@@ -27,7 +27,8 @@ PAGES = {
     "trends": ("Trends", "Emerging topics"),
     "venues": ("Venues", "Accepted papers per venue and year"),
     "code": ("Code", "Share of papers with code over time"),
-    "digests": ("Digests", "No digest yet"),
+    "digests": ("Digests", "This week so far"),
+    "watchlists": ("Watchlists", "No watchlists yet"),
     "health": ("Health", "Freshness per source"),
     "sql": ("SQL", "Example queries"),
 }

@@ -17,7 +17,7 @@ import pytest
 from core.records import Paper
 from core.settings import Settings
 from core.store import Store
-from tests.support.records import author_names, daily_records
+from tests.support.records import daily_records, record_paper
 
 SPAN = (date(2026, 1, 5), date(2026, 5, 31))  # Monday .. Sunday: 21 ISO weeks
 
@@ -32,20 +32,9 @@ PAPERS = 700
 
 
 def corpus(fixtures_dir: Path, n: int = PAPERS) -> list[Paper]:
-    from ingest.arxiv_api import clean_text
-
     records = daily_records(fixtures_dir, {"cs.CV", "cs.CL"}, *SPAN)
     records = records[:: max(1, len(records) // n)][:n]  # spread evenly over the weeks
-    return [
-        Paper(
-            arxiv_id=r["id"], version=1, title=clean_text(r["title"]),
-            abstract=clean_text(r["abstract"]), authors=tuple(author_names(r)),
-            published=r["_v1"].replace(tzinfo=None), updated=r["_v1"].replace(tzinfo=None),
-            primary_category=r["categories"].split()[0], categories=tuple(r["categories"].split()),
-            comment=r["comments"], journal_ref=r["journal-ref"],
-        )
-        for r in records
-    ]
+    return [record_paper(r) for r in records]
 
 
 def build_home(home: Path, papers: list[Paper], models: Path) -> None:

@@ -25,7 +25,7 @@ from core.settings import Settings
 from core.store import Store
 from flows.cli import _embedder, main
 from index.search import BLEND_SEMANTIC, RRF_K, Filters, Searcher, blend, fuse, snippet
-from tests.support.records import author_names, daily_records
+from tests.support.records import daily_records, record_paper
 
 DAYS = (date(2026, 3, 10), date(2026, 3, 12))
 QUERIES = ["diffusion models for image editing", "multilingual speech translation",
@@ -34,20 +34,9 @@ QUERIES = ["diffusion models for image editing", "multilingual speech translatio
 
 
 def _papers(fixtures_dir: Path) -> list[Paper]:
-    from ingest.arxiv_api import clean_text
-
     records = daily_records(fixtures_dir, {"cs.CV", "cs.CL"}, *DAYS)
     records = records[:: max(1, len(records) // 400)][:400]  # spread over the three days
-    return [
-        Paper(
-            arxiv_id=r["id"], version=1, title=clean_text(r["title"]),
-            abstract=clean_text(r["abstract"]), authors=tuple(author_names(r)),
-            published=r["_v1"].replace(tzinfo=None), updated=r["_v1"].replace(tzinfo=None),
-            primary_category=r["categories"].split()[0], categories=tuple(r["categories"].split()),
-            comment=r["comments"], journal_ref=r["journal-ref"],
-        )
-        for r in records
-    ]
+    return [record_paper(r) for r in records]
 
 
 @pytest.fixture(scope="module")

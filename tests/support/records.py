@@ -34,3 +34,18 @@ def daily_records(
 def author_names(rec: dict[str, Any]) -> list[str]:
     """'First Last Suffix' for each parsed author, as arXiv's feed writes them."""
     return [" ".join(p for p in (a[1], a[0], a[2]) if p) for a in rec["authors_parsed"]]
+
+
+def record_paper(rec: dict[str, Any]) -> Any:
+    """The Paper (version 1) a daily-arXiv record stands for, text cleaned as ingestion does."""
+    from core.records import Paper
+    from ingest.arxiv_api import clean_text
+
+    v1 = rec["_v1"].replace(tzinfo=None)
+    return Paper(
+        arxiv_id=rec["id"], version=1, title=clean_text(rec["title"]),
+        abstract=clean_text(rec["abstract"]), authors=tuple(author_names(rec)),
+        published=v1, updated=v1, primary_category=rec["categories"].split()[0],
+        categories=tuple(rec["categories"].split()), comment=rec["comments"],
+        journal_ref=rec["journal-ref"],
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.records import Paper
 from core.store import Store
-from tests.support.records import author_names, daily_records
+from tests.support.records import daily_records, record_paper
 
 FIRST = (date(2026, 3, 10), date(2026, 3, 11))  # stored and indexed first
 LATER = date(2026, 3, 12)  # arrives afterwards
@@ -17,21 +17,10 @@ LATER = date(2026, 3, 12)  # arrives afterwards
 
 def papers(fixtures_dir: Path, first: date, last: date, n: int) -> list[Paper]:
     """`n` papers with v1 in [first, last], spread evenly over the days."""
-    from ingest.arxiv_api import clean_text
-
     records = daily_records(fixtures_dir, {"cs.CV", "cs.CL"}, first, last)
     if len(records) > n:
         records = [records[i * (len(records) - 1) // (n - 1)] for i in range(n)]
-    return [
-        Paper(
-            arxiv_id=r["id"], version=1, title=clean_text(r["title"]),
-            abstract=clean_text(r["abstract"]), authors=tuple(author_names(r)),
-            published=r["_v1"].replace(tzinfo=None), updated=r["_v1"].replace(tzinfo=None),
-            primary_category=r["categories"].split()[0], categories=tuple(r["categories"].split()),
-            comment=r["comments"], journal_ref=r["journal-ref"],
-        )
-        for r in records
-    ]
+    return [record_paper(r) for r in records]
 
 
 def corpus(fixtures_dir: Path) -> tuple[list[Paper], list[Paper]]:

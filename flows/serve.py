@@ -14,10 +14,10 @@ scheduler, so it would register the schedules but never start a run.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import signal
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +28,7 @@ from core.settings import Settings
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 DIGEST_FLOW = "flows.digest:weekly_digest"  # module:flow, registered when it exists
+STOP_TIMEOUT_S = 60.0  # for the runner to cancel its runs and pause the schedules
 
 Log = Callable[[str], None]
 
@@ -91,8 +92,6 @@ def deployments(settings: Settings) -> list[Any]:
 
 def serve_flows(settings: Settings, log: Log) -> None:
     """Register the deployments and run their scheduled flow runs until SIGINT or SIGTERM."""
-    from prefect import serve
-
     from flows.prefect_api import own_server
     from flows.progress import quiet_expected_tracebacks
 
@@ -100,20 +99,53 @@ def serve_flows(settings: Settings, log: Log) -> None:
     if digest_flow() is None:
         log(f"weekly digest: not served ({DIGEST_FLOW} does not import)")
     quiet_expected_tracebacks()
-    # Prefect's runner stops on SIGTERM through a coroutine it never awaits (it still pauses
-    # the schedules): keep its RuntimeWarning out of the log.
-    warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
     try:
         with _terminate_as_interrupt(), own_server(settings, log) as api:
             names = ", ".join(f"{d.flow_name}/{d.name}" for d in made)
             weekly = f", digest on '{settings.digest_cron}'" if digest_flow() else ""
             log(f"serving {names} with the Prefect API at {api}; daily on '{settings.daily_cron}'"
                 f"{weekly} ({settings.schedule_timezone}); stop with Ctrl-C")
-            # One flow run at a time: they all write the one working database. The runner
-            # replaces our SIGTERM handler with its own (pause the schedules, exit 0).
-            serve(*made, print_starting_message=False, limit=1)
+            asyncio.run(_run_until_signalled(made, log))
     finally:
         log("stopped serving")
+
+
+async def _run_until_signalled(made: list[Any], log: Log) -> None:
+    """Prefect's runner until SIGINT or SIGTERM, then its own orderly stop (runs cancelled,
+    schedules paused).
+
+    Not `prefect.serve`: it leaves SIGINT to asyncio, whose cancellation of the runner's task
+    was sometimes swallowed inside it (the process idled on after Ctrl-C), and its SIGTERM
+    handler stops the runner from another thread. Here both signals only set an event.
+    """
+    from prefect.runner import Runner
+
+    loop = asyncio.get_running_loop()
+    runner = Runner(pause_on_shutdown=True, limit=1)  # one run at a time: one working database
+    for deployment in made:
+        await runner.aadd_deployment(deployment)  # registers it with the API
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.start())
+    await asyncio.sleep(0)  # start() installs its SIGTERM handler first thing: replace it
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if running in done:  # the runner ended by itself: its error, if any, is the command's
+        stopping.cancel()
+        running.result()
+        return
+    log("stopping: cancelling runs in progress, pausing the schedules")
+    if runner.started:
+        await runner.astop()  # ends start()'s task group; its exit pauses the schedules
+    else:
+        running.cancel()
+    try:
+        await asyncio.wait_for(running, timeout=STOP_TIMEOUT_S)
+    except asyncio.CancelledError:
+        pass
+    except TimeoutError:
+        log(f"the runner did not stop within {STOP_TIMEOUT_S:g} s; leaving it")
 
 
 @contextmanager

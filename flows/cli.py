@@ -1000,6 +1000,10 @@ def dashboard(
             "--runner.magicEnabled", "false"]
     if address:
         args += ["--server.address", address]
+    # The address it prints; also keeps Streamlit from asking a web service for this
+    # machine's external IP at start (a network call, and a wait where there is no network).
+    args += ["--browser.serverAddress", address if address not in (None, "0.0.0.0", "::")
+             else "localhost"]
     env = {**os.environ, "PAPERRADAR_HOME": str(settings.home.resolve())}
     err.print(f"paperradar dashboard: http://{address or 'localhost'}:{port} "
               f"(database under {settings.home.resolve()})", highlight=False)

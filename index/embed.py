@@ -198,7 +198,8 @@ class Embedder:
     def dimension(self) -> int:
         if self.backend == "onnx-int8":
             return int(self.onnx_query.dimension)
-        dim = self.model.get_sentence_embedding_dimension()
+        dim = (getattr(self.model, "get_embedding_dimension", None)
+               or self.model.get_sentence_embedding_dimension)()  # renamed in sentence-transformers 5.2
         assert dim is not None
         return int(dim)
 

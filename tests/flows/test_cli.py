@@ -69,6 +69,7 @@ def test_ingest_window_stores_every_record_once(served_home: Path, fixtures_dir:
     assert papers_table(published) == before  # the second run changes nothing
 
 
+@pytest.mark.slow
 def test_index_then_search_end_to_end(served_home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     day = ["--categories", "cs.CL", "--since", "2026-06-04", "--until", "2026-06-04"]
     assert main(["ingest", "arxiv", *day]) == 0

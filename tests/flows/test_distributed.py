@@ -33,6 +33,8 @@ from index.vectors import VectorStore
 from tests.flows.test_cli import run_cli
 from tests.support.records import author_names, daily_records
 
+pytestmark = pytest.mark.slow  # local Dask clusters: tens of seconds (make test and CI run them)
+
 MODEL = "all-MiniLM-L6-v2"
 
 

@@ -84,6 +84,7 @@ def test_enrich_explains_every_has_code_and_venue(enriched_home: Path, pwc_serve
     assert text_run[0] == ("0",)
 
 
+@pytest.mark.slow
 def test_papers_without_code_are_asked_again_on_schedule(enriched_home: Path,
                                                          pwc_server: PwCFixtureServer) -> None:
     from ingest.hf_papers import HFPapersClient

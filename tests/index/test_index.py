@@ -312,6 +312,7 @@ def test_overlapped_encoding_equals_sentence_transformers(corpus: list[Paper], e
     assert np.allclose(overlapped, plain, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_model_change_reembeds_into_its_own_set_and_swaps_only_when_complete(
         tmp_path: Path, corpus: list[Paper], embedder, onnx_models: Path) -> None:  # type: ignore[no-untyped-def]
     """Another vector set (here the int8 backend; a new PAPERRADAR_MODEL works the same way)."""

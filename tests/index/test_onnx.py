@@ -21,6 +21,8 @@ from index.search import Searcher
 from index.vectors import VectorStore
 from tests.support.records import author_names, daily_records
 
+pytestmark = pytest.mark.slow  # int8 model builds: tens of seconds (make test and CI run them)
+
 MODEL = "all-MiniLM-L6-v2"
 
 

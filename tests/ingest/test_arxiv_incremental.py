@@ -129,6 +129,7 @@ def test_watermarks_advance_and_never_move_back(served_home: Path, server) -> No
     assert "submittedDate:[202606050000 TO 202606112359]" in queries(server)[0]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_restart_equals_an_uninterrupted_run(
     served_home: Path, server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:

@@ -11,6 +11,8 @@ to the same ranking and scores.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from core.fts import SCHEMA, STEMMER, load_fts
@@ -75,13 +77,7 @@ class KeywordIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 of every document (by docid) for `query`; 0 where no term matches."""
-        total = np.zeros(len(self.paper_ids), np.float32)
-        for termid, df in self.terms(query):
-            if termid + 1 >= len(self._indptr):
-                continue
-            lo, hi = self._indptr[termid], self._indptr[termid + 1]
-            idf = np.float32(np.log10((self.num_docs - df + 0.5) / (df + 0.5) + 1))
-            total[self._docids[lo:hi]] += idf * self._weight[lo:hi]
+        total, _ = self._bm25(self.terms(query), np.float32, np.float32)
         return total
 
     def normalised_scores(self, query: str) -> np.ndarray:
@@ -94,18 +90,26 @@ class KeywordIndex:
         words are left out here even when the index holds them as stray tokens (a "for"
         kept once in 72k papers would otherwise weigh more than every real term).
         """
-        total = np.zeros(len(self.paper_ids), np.float64)
-        best = 0.0
-        for stem in self.stems(query):
-            found = self._vocabulary.get(stem)
-            if found is None or found[0] + 1 >= len(self._indptr):
-                continue
-            termid, df = found
-            lo, hi = self._indptr[termid], self._indptr[termid + 1]
-            idf = float(np.log10((self.num_docs - df + 0.5) / (df + 0.5) + 1))
-            total[self._docids[lo:hi]] += idf * self._weight[lo:hi]
-            best += idf * (K1 + 1)
+        found = (self._vocabulary.get(stem) for stem in self.stems(query))
+        total, idfs = self._bm25([f for f in found if f is not None], np.float64, float)
+        best = idfs * (K1 + 1)
         return total / best if best > 0 else total
+
+    def _bm25(self, terms: list[tuple[int, int]], dtype: Any, idf_type: Any
+              ) -> tuple[np.ndarray, float]:
+        """Sum over `terms` ((termid, df)) of idf * the term's BM25 weight in each document
+        (by docid), as `dtype`; and the sum of their idfs. `idf_type` rounds each idf
+        (float32 for `scores`, as the extension computes it)."""
+        total = np.zeros(len(self.paper_ids), dtype)
+        idfs = 0.0
+        for termid, df in terms:
+            if termid + 1 >= len(self._indptr):
+                continue
+            lo, hi = self._indptr[termid], self._indptr[termid + 1]
+            idf = idf_type(np.log10((self.num_docs - df + 0.5) / (df + 0.5) + 1))
+            total[self._docids[lo:hi]] += idf * self._weight[lo:hi]
+            idfs += float(idf)
+        return total, idfs
 
     def docids_of(self, paper_ids: np.ndarray) -> np.ndarray:
         """Docids of the given paper keys (those in the index)."""

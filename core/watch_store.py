@@ -124,8 +124,7 @@ class WatchStore:
     def remove(self, name: str) -> int:
         """Delete a watchlist and its matches, in one transaction; returns how many matches
         went with it. UserInputError for an unknown name."""
-        if self.get(name) is None:
-            raise UserInputError(f"no watchlist named {name!r}{self._known()}")
+        self.require(name)
         with self.store.transaction():
             row = self.con.execute("DELETE FROM watch_matches WHERE watchlist = ?", [name]).fetchone()
             self.con.execute("DELETE FROM watchlists WHERE name = ?", [name])
